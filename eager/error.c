@@ -1,0 +1,143 @@
+/*
+ * eager/error.c - per-thread error messages, the one logging function, the
+ * one place that reads the environment, and per-thread runtime state.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+#define ERROR_SIZE 1024
+
+/* Two buffers, so the message em_error_last returns stays valid while the
+ * caller reads it even if the next op records a new one. */
+typedef struct error_state {
+    char text[2][ERROR_SIZE];
+    int current;
+    bool pending;
+} error_state;
+
+static _Thread_local error_state errors;
+static _Thread_local em__thread thread_state;
+
+em__thread *em__thread_state(void)
+{
+    return &thread_state;
+}
+
+void em__error(const char *fmt, ...)
+{
+    int next = errors.current ^ 1;
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(errors.text[next], ERROR_SIZE, fmt, args);
+    va_end(args);
+    errors.current = next;
+    errors.pending = true;
+    em__log(EM_LOG_DEBUG, "error: %s", errors.text[next]);
+}
+
+void em__error_op(const char *op, em_tensor *const *in, int n,
+                  const char *detail)
+{
+    char inputs[600] = "";
+    size_t used = 0;
+    for (int i = 0; i < n && used < sizeof inputs; i++) {
+        char type[200] = "NULL";
+        if (in[i])
+            em__type_format(&in[i]->type, type, sizeof type);
+        used += (size_t)snprintf(inputs + used, sizeof inputs - used, "%s%s",
+                                 i ? ", " : "", type);
+    }
+    if (n > 0)
+        em__error("%s: %s (inputs: %s)", op, detail, inputs);
+    else
+        em__error("%s: %s", op, detail);
+}
+
+const char *em_error_last(void)
+{
+    if (!errors.pending)
+        return NULL;
+    errors.pending = false;
+    return errors.text[errors.current];
+}
+
+const char *em_error_peek(void)
+{
+    return errors.pending ? errors.text[errors.current] : NULL;
+}
+
+bool em_error_pending(void)
+{
+    return errors.pending;
+}
+
+void em_error_clear(void)
+{
+    errors.pending = false;
+}
+
+/* ---- logging and the environment -----------------------------------------*/
+
+static pthread_once_t config_once = PTHREAD_ONCE_INIT;
+static em_log_level log_level = EM_LOG_WARN;
+static em_log_handler log_handler;
+static void *log_user;
+
+static void read_environment(void)
+{
+    const char *level = getenv("EMBER_LOG");
+    if (!level || !*level)
+        return;
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++)
+        if (strcasecmp(level, names[i]) == 0) {
+            log_level = (em_log_level)i;
+            return;
+        }
+    fprintf(stderr, "ember: warning: EMBER_LOG=%s is not one of "
+                    "error|warn|info|debug; using warn\n", level);
+}
+
+void em_log_set_level(em_log_level level)
+{
+    pthread_once(&config_once, read_environment);
+    log_level = level;
+}
+
+em_log_level em_log_get_level(void)
+{
+    pthread_once(&config_once, read_environment);
+    return log_level;
+}
+
+void em_log_set_handler(em_log_handler handler, void *user)
+{
+    log_handler = handler;
+    log_user = user;
+}
+
+bool em__log_enabled(em_log_level level)
+{
+    return level <= em_log_get_level();
+}
+
+void em__log(em_log_level level, const char *fmt, ...)
+{
+    if (!em__log_enabled(level))
+        return;
+    char message[1200];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(message, sizeof message, fmt, args);
+    va_end(args);
+    if (log_handler) {
+        log_handler(level, message, log_user);
+        return;
+    }
+    static const char *const names[] = {"error", "warning", "info", "debug"};
+    fprintf(stderr, "ember: %s: %s\n", names[level], message);
+}

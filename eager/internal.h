@@ -1,0 +1,182 @@
+/*
+ * eager/internal.h - what the runtime's modules share and users never see:
+ * the tensor layout, op ids and attributes, the op table, dispatch, hooks
+ * for the upper layers, errors and logging.
+ */
+#ifndef EMBER_EAGER_INTERNAL_H
+#define EMBER_EAGER_INTERNAL_H
+
+#include <stdarg.h>
+
+#include "ember.h"
+
+/* ---- ops ------------------------------------------------------------------*/
+
+typedef enum em__op {
+#define EM__OP(id, name, arity) EM_OP_##id,
+#include "op_list.h"
+#undef EM__OP
+    EM_OP_COUNT
+} em__op;
+
+/* Attributes of one op call. Each op reads only the fields it documents;
+ * the struct is copied into tape records, so it holds no pointers. */
+typedef struct em__attrs {
+    int ndim;                    /* reshape, broadcast_to: target shape */
+    int64_t shape[EM_MAX_DIMS];
+    int naxes;                   /* reductions: axes (0 = all); permute */
+    int axes[EM_MAX_DIMS];
+    int axis;                    /* concat, gather, softmax, argmax */
+    bool keepdims;               /* reductions */
+    bool transpose_a;            /* matmul */
+    bool transpose_b;
+    double alpha;                /* leaky_relu, elu */
+    em_dtype dtype;              /* cast, one_hot */
+    int64_t depth;               /* one_hot */
+    int64_t start[EM_MAX_DIMS];  /* slice, normalised and clamped */
+    int64_t step[EM_MAX_DIMS];
+} em__attrs;
+
+/* The dtype and shape of a value, concrete or symbolic. */
+typedef struct em__type {
+    em_dtype dtype;
+    int ndim;
+    int64_t shape[EM_MAX_DIMS];
+} em__type;
+
+/* Shape rule: validates the inputs and attributes and fills the output
+ * type; on failure writes a message (without the op name) and returns
+ * false. It may normalise attributes (negative axes). */
+typedef bool (*em__infer_fn)(const em__type *const *in, int n,
+                             em__attrs *attrs, em__type *out, char *msg,
+                             size_t size);
+
+/* CPU kernel: fills out (allocated, contiguous) from in. Returns true, or
+ * false with a message when the inputs' values are invalid (an index out of
+ * range). */
+typedef bool (*em__kernel_fn)(em_tensor *out, em_tensor *const *in, int n,
+                              const em__attrs *attrs, char *msg, size_t size);
+
+typedef struct em__op_def {
+    const char *name;
+    int arity;
+    em__infer_fn infer;
+    em__kernel_fn cpu;
+    unsigned flags;
+} em__op_def;
+
+enum {
+    /* The output shares input 0's storage (no kernel runs). */
+    EM__OP_VIEW = 1u << 0,
+    /* Writes input 0 in place and produces no new tensor. */
+    EM__OP_IN_PLACE = 1u << 1,
+    /* Never recorded on a tape (no gradient flows through it). */
+    EM__OP_NO_GRAD = 1u << 2,
+};
+
+extern const em__op_def em__op_table[EM_OP_COUNT];
+
+/* Runs op on n inputs: the only path from the public API to a kernel.
+ * Returns the new tensor (owned by the innermost scope or the caller); for
+ * EM__OP_IN_PLACE ops returns in[0] without a new reference. NULL with an
+ * error when an input is NULL, the shape rule refuses, or the kernel
+ * fails. attrs may be NULL (all zero). */
+em_tensor *em__dispatch(em__op op, em_tensor *const *in, int n,
+                        const em__attrs *attrs);
+
+/* ---- tensors --------------------------------------------------------------*/
+
+typedef struct em__storage {
+    int64_t refcount;
+    size_t bytes;
+    void *data;
+} em__storage;
+
+enum {
+    EM__TENSOR_VARIABLE = 1u << 0,
+    EM__TENSOR_TRAINABLE = 1u << 1,
+};
+
+struct em_tensor {
+    int64_t refcount;
+    em__type type;
+    int64_t size;            /* number of elements */
+    em__storage *storage;
+    void *data;              /* storage->data; tensors are contiguous */
+    uint64_t id;             /* unique for the life of the process */
+    int64_t scope_slot;      /* index in the scope list, or -1 */
+    unsigned flags;
+    char *name;              /* variables only */
+};
+
+/* A tensor of the given type with uninitialised storage, owned by the
+ * innermost scope (or the caller). NULL with an error when out of memory. */
+em_tensor *em__tensor_new(const em__type *type);
+/* A tensor of the given type sharing src's storage (sizes must agree). */
+em_tensor *em__tensor_view(em_tensor *src, const em__type *type);
+/* Hands a freshly made tensor to the innermost scope, if any. */
+void em__scope_adopt(em_tensor *t);
+/* Removes t from its scope without releasing it (the caller takes over the
+ * scope's reference). */
+void em__scope_forget(em_tensor *t);
+
+/* Element count of a type (1 for scalars). */
+int64_t em__type_size(const em__type *type);
+/* Makes a type from (dtype, ndim, shape); false when invalid. */
+bool em__type_make(em__type *type, em_dtype dtype, int ndim,
+                   const int64_t *shape);
+bool em__type_equal_shape(const em__type *a, const em__type *b);
+/* "float32[128,784]" into buf; returns buf. */
+char *em__type_format(const em__type *type, char *buf, size_t size);
+
+/* Row-major strides (in elements) of a shape. */
+void em__strides(const em__type *type, int64_t *strides);
+/* NumPy broadcast of two shapes into out (dtype untouched); false when
+ * incompatible. */
+bool em__broadcast_shape(const em__type *a, const em__type *b,
+                         em__type *out);
+/* Element strides for reading `in` as if broadcast to `out`'s shape
+ * (0 along broadcast dimensions), right-aligned over out->ndim entries. */
+void em__broadcast_strides(const em__type *in, const em__type *out,
+                           int64_t *strides);
+/* Normalises axis into [0, ndim); false when out of range. */
+bool em__normalize_axis(int *axis, int ndim);
+
+/* Element i of t as a double / as an int64 (any dtype). */
+double em__load_f64(const void *data, em_dtype dtype, int64_t i);
+int64_t em__load_i64(const void *data, em_dtype dtype, int64_t i);
+void em__store_f64(void *data, em_dtype dtype, int64_t i, double v);
+/* Converts n elements between dtypes (the cast kernel's core). */
+void em__convert(const void *src, em_dtype from, void *dst, em_dtype to,
+                 int64_t n);
+
+/* ---- hooks for the layers above eager --------------------------------------
+ * The tape installs `record` when its first tape begins; dispatch calls it
+ * after every op while this thread has a recording tape. */
+typedef void (*em__record_fn)(em__op op, em_tensor *const *in, int n,
+                              const em__attrs *attrs, em_tensor *out);
+typedef struct em__hooks {
+    em__record_fn record;
+} em__hooks;
+extern em__hooks em__hooks_installed;
+
+/* Per-thread state shared by the eager modules. */
+typedef struct em__thread {
+    int recording_tapes;     /* tapes recording on this thread */
+    int record_paused;       /* > 0 while gradients or custom fns run */
+} em__thread;
+em__thread *em__thread_state(void);
+
+/* ---- errors and logging ---------------------------------------------------*/
+
+/* Records the thread's error message (printf-style), replacing any. */
+void em__error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Records "<op>: <detail> (inputs: dtype[shape], ...)". */
+void em__error_op(const char *op, em_tensor *const *in, int n,
+                  const char *detail);
+
+void em__log(em_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+bool em__log_enabled(em_log_level level);
+
+#endif

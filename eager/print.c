@@ -1,0 +1,105 @@
+/*
+ * eager/print.c - the readable text form of a tensor, NumPy style: nested
+ * brackets, and for more than 1000 elements only the first and last three
+ * entries of each dimension with "..." between.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define PRINT_THRESHOLD 1000
+#define PRINT_EDGE 3
+
+typedef struct text {
+    char *buf;
+    size_t size;
+    size_t used; /* characters the whole text needs so far */
+} text;
+
+static void put(text *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void put(text *out, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    size_t room = out->used < out->size ? out->size - out->used : 0;
+    int n = vsnprintf(room ? out->buf + out->used : NULL, room, fmt, args);
+    va_end(args);
+    if (n > 0)
+        out->used += (size_t)n;
+}
+
+static void put_element(text *out, const em_tensor *t, int64_t i)
+{
+    em_dtype dtype = t->type.dtype;
+    if (dtype == EM_BOOL) {
+        put(out, "%s", ((const bool *)t->data)[i] ? "true" : "false");
+    } else if (em_dtype_is_float(dtype)) {
+        double v = em__load_f64(t->data, dtype, i);
+        put(out, dtype == EM_FLOAT32 ? "%.6g" : "%.10g", v);
+    } else {
+        put(out, "%lld", (long long)em__load_i64(t->data, dtype, i));
+    }
+}
+
+static void put_dim(text *out, const em_tensor *t, int dim, int64_t offset,
+                    const int64_t *strides, bool truncate)
+{
+    if (dim == t->type.ndim) {
+        put_element(out, t, offset);
+        return;
+    }
+    int64_t n = t->type.shape[dim];
+    put(out, "[");
+    for (int64_t i = 0; i < n; i++) {
+        if (truncate && n > 2 * PRINT_EDGE && i == PRINT_EDGE) {
+            put(out, "...");
+            i = n - PRINT_EDGE - 1;
+            put(out, dim + 1 == t->type.ndim ? ", " : ",\n%*s", dim + 1, "");
+            continue;
+        }
+        put_dim(out, t, dim + 1, offset + i * strides[dim], strides, truncate);
+        if (i + 1 < n)
+            put(out, dim + 1 == t->type.ndim ? ", " : ",\n%*s", dim + 1, "");
+    }
+    put(out, "]");
+}
+
+int em_tensor_format(const em_tensor *t, char *buf, size_t size)
+{
+    text out = {buf, size, 0};
+    if (size)
+        buf[0] = '\0';
+    if (!t) {
+        put(&out, "NULL");
+        return (int)out.used;
+    }
+    int64_t strides[EM_MAX_DIMS];
+    em__strides(&t->type, strides);
+    put(&out, "tensor(");
+    put_dim(&out, t, 0, 0, strides, t->size > PRINT_THRESHOLD);
+    char type[200];
+    put(&out, ", %s)", em__type_format(&t->type, type, sizeof type));
+    return (int)out.used;
+}
+
+void em_tensor_print(const em_tensor *t, FILE *out)
+{
+    char small[4096];
+    int n = em_tensor_format(t, small, sizeof small);
+    if (n < (int)sizeof small) {
+        fprintf(out, "%s\n", small);
+        return;
+    }
+    char *big = malloc((size_t)n + 1);
+    if (!big) {
+        fprintf(out, "%s...\n", small);
+        return;
+    }
+    em_tensor_format(t, big, (size_t)n + 1);
+    fprintf(out, "%s\n", big);
+    free(big);
+}

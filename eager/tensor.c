@@ -1,0 +1,335 @@
+/*
+ * eager/tensor.c - tensor storage, reference counts, creation and reading
+ * values back.
+ */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Storage is aligned for the widest vector loads. */
+#define STORAGE_ALIGN 64
+
+static _Atomic int64_t live_tensors;
+static _Atomic int64_t live_bytes;
+static _Atomic int64_t peak_bytes;
+static _Atomic uint64_t next_id = 1;
+
+em_memory_stats em_memory_get_stats(void)
+{
+    em_memory_stats stats = {
+        .live_tensors = atomic_load(&live_tensors),
+        .live_bytes = atomic_load(&live_bytes),
+        .peak_bytes = atomic_load(&peak_bytes),
+    };
+    return stats;
+}
+
+static em__storage *storage_new(size_t bytes)
+{
+    /* Header and elements in one block; the header pads to the alignment. */
+    size_t header = (sizeof(em__storage) + STORAGE_ALIGN - 1) /
+                    STORAGE_ALIGN * STORAGE_ALIGN;
+    size_t total = (header + bytes + STORAGE_ALIGN - 1) / STORAGE_ALIGN *
+                   STORAGE_ALIGN;
+    em__storage *s = aligned_alloc(STORAGE_ALIGN, total);
+    if (!s)
+        return NULL;
+    s->refcount = 1;
+    s->bytes = bytes;
+    s->data = (char *)s + header;
+    int64_t now = atomic_fetch_add(&live_bytes, (int64_t)bytes) +
+                  (int64_t)bytes;
+    int64_t peak = atomic_load(&peak_bytes);
+    while (now > peak && !atomic_compare_exchange_weak(&peak_bytes, &peak, now))
+        ;
+    return s;
+}
+
+static void storage_release(em__storage *s)
+{
+    if (--s->refcount > 0)
+        return;
+    atomic_fetch_sub(&live_bytes, (int64_t)s->bytes);
+    free(s);
+}
+
+static em_tensor *tensor_alloc(const em__type *type, em__storage *storage)
+{
+    em_tensor *t = malloc(sizeof *t);
+    if (!t)
+        return NULL;
+    t->refcount = 1;
+    t->type = *type;
+    t->size = em__type_size(type);
+    t->storage = storage;
+    t->data = storage->data;
+    t->id = atomic_fetch_add(&next_id, 1);
+    t->scope_slot = -1;
+    t->flags = 0;
+    t->name = NULL;
+    atomic_fetch_add(&live_tensors, 1);
+    return t;
+}
+
+em_tensor *em__tensor_new(const em__type *type)
+{
+    size_t bytes = (size_t)em__type_size(type) * em_dtype_size(type->dtype);
+    em__storage *storage = storage_new(bytes);
+    em_tensor *t = storage ? tensor_alloc(type, storage) : NULL;
+    if (!t) {
+        if (storage)
+            storage_release(storage);
+        char text[200];
+        em__error("out of memory allocating %s",
+                  em__type_format(type, text, sizeof text));
+        return NULL;
+    }
+    em__scope_adopt(t);
+    return t;
+}
+
+em_tensor *em__tensor_view(em_tensor *src, const em__type *type)
+{
+    em_tensor *t = tensor_alloc(type, src->storage);
+    if (!t) {
+        em__error("out of memory");
+        return NULL;
+    }
+    src->storage->refcount++;
+    em__scope_adopt(t);
+    return t;
+}
+
+em_tensor *em_tensor_retain(em_tensor *t)
+{
+    if (t)
+        t->refcount++;
+    return t;
+}
+
+/* Drops one reference without touching scopes. */
+static void tensor_release(em_tensor *t)
+{
+    if (--t->refcount > 0)
+        return;
+    storage_release(t->storage);
+    free(t->name);
+    free(t);
+    atomic_fetch_sub(&live_tensors, 1);
+}
+
+void em_tensor_free(em_tensor *t)
+{
+    if (!t)
+        return;
+    if (t->scope_slot >= 0)
+        em__scope_forget(t);
+    tensor_release(t);
+}
+
+/* Used by scopes, which hold exactly one reference per listed tensor. */
+void em__tensor_release_from_scope(em_tensor *t);
+void em__tensor_release_from_scope(em_tensor *t)
+{
+    t->scope_slot = -1;
+    tensor_release(t);
+}
+
+/* ---- creation -------------------------------------------------------------*/
+
+static bool make_type(em__type *type, const char *what, em_dtype dtype,
+                      int ndim, const int64_t *shape)
+{
+    if (em__type_make(type, dtype, ndim, shape))
+        return true;
+    if ((unsigned)dtype >= EM_DTYPE_COUNT)
+        em__error("%s: invalid dtype %d", what, (int)dtype);
+    else if (ndim < 0 || ndim > EM_MAX_DIMS)
+        em__error("%s: ndim %d outside [0, %d]", what, ndim, EM_MAX_DIMS);
+    else if (!shape)
+        em__error("%s: shape is NULL for ndim %d", what, ndim);
+    else {
+        char text[160];
+        em__error("%s: negative dimension in shape %s", what,
+                  em_shape_format(ndim, shape, text, sizeof text));
+    }
+    return false;
+}
+
+em_tensor *em_tensor_from_data(const void *data, em_dtype dtype, int ndim,
+                               const int64_t *shape)
+{
+    em__type type;
+    if (!make_type(&type, "tensor_from_data", dtype, ndim, shape))
+        return NULL;
+    int64_t size = em__type_size(&type);
+    if (size > 0 && !data) {
+        em__error("tensor_from_data: data is NULL for %lld elements",
+                  (long long)size);
+        return NULL;
+    }
+    em_tensor *t = em__tensor_new(&type);
+    if (t && size > 0)
+        memcpy(t->data, data, (size_t)size * em_dtype_size(dtype));
+    return t;
+}
+
+em_tensor *em_full(double value, em_dtype dtype, int ndim,
+                   const int64_t *shape)
+{
+    em__type type;
+    if (!make_type(&type, "full", dtype, ndim, shape))
+        return NULL;
+    em_tensor *t = em__tensor_new(&type);
+    if (!t)
+        return NULL;
+    if (dtype == EM_FLOAT32) {
+        float v = (float)value, *p = t->data;
+        for (int64_t i = 0; i < t->size; i++)
+            p[i] = v;
+    } else if (value == 0) {
+        memset(t->data, 0, t->storage->bytes);
+    } else {
+        for (int64_t i = 0; i < t->size; i++)
+            em__store_f64(t->data, dtype, i, value);
+    }
+    return t;
+}
+
+em_tensor *em_zeros(em_dtype dtype, int ndim, const int64_t *shape)
+{
+    return em_full(0, dtype, ndim, shape);
+}
+
+em_tensor *em_ones(em_dtype dtype, int ndim, const int64_t *shape)
+{
+    return em_full(1, dtype, ndim, shape);
+}
+
+em_tensor *em_scalar(double value, em_dtype dtype)
+{
+    return em_full(value, dtype, 0, NULL);
+}
+
+em_tensor *em_scalar_f32(float value)
+{
+    return em_full(value, EM_FLOAT32, 0, NULL);
+}
+
+em_tensor *em_full_like(const em_tensor *like, double value)
+{
+    if (!like)
+        return NULL;
+    return em_full(value, like->type.dtype, like->type.ndim, like->type.shape);
+}
+
+em_tensor *em_zeros_like(const em_tensor *like)
+{
+    return em_full_like(like, 0);
+}
+
+em_tensor *em_ones_like(const em_tensor *like)
+{
+    return em_full_like(like, 1);
+}
+
+em_tensor *em_arange(double start, double stop, double step, em_dtype dtype)
+{
+    if (step == 0 || !isfinite(start) || !isfinite(stop) || !isfinite(step)) {
+        em__error("arange: needs finite start, stop and a non-zero step "
+                  "(got %g, %g, %g)", start, stop, step);
+        return NULL;
+    }
+    double count = ceil((stop - start) / step);
+    if (count < 0)
+        count = 0;
+    if (count > 1e12) {
+        em__error("arange: %g elements is too many", count);
+        return NULL;
+    }
+    int64_t n = (int64_t)count;
+    em__type type;
+    if (!make_type(&type, "arange", dtype, 1, &n))
+        return NULL;
+    em_tensor *t = em__tensor_new(&type);
+    if (!t)
+        return NULL;
+    for (int64_t i = 0; i < n; i++)
+        em__store_f64(t->data, dtype, i, start + (double)i * step);
+    return t;
+}
+
+/* ---- inspection -----------------------------------------------------------*/
+
+em_dtype em_tensor_dtype(const em_tensor *t)
+{
+    return t ? t->type.dtype : EM_DTYPE_COUNT;
+}
+
+int em_tensor_ndim(const em_tensor *t)
+{
+    return t ? t->type.ndim : -1;
+}
+
+int64_t em_tensor_dim(const em_tensor *t, int axis)
+{
+    if (!t || !em__normalize_axis(&axis, t->type.ndim))
+        return -1;
+    return t->type.shape[axis];
+}
+
+const int64_t *em_tensor_shape(const em_tensor *t)
+{
+    return t ? t->type.shape : NULL;
+}
+
+int64_t em_tensor_size(const em_tensor *t)
+{
+    return t ? t->size : 0;
+}
+
+size_t em_tensor_nbytes(const em_tensor *t)
+{
+    return t ? (size_t)t->size * em_dtype_size(t->type.dtype) : 0;
+}
+
+void *em_tensor_data(em_tensor *t)
+{
+    return t ? t->data : NULL;
+}
+
+int em_tensor_copy_to(const em_tensor *t, void *dst, em_dtype dtype,
+                      size_t bytes)
+{
+    if (!t)
+        return -1;
+    if ((unsigned)dtype >= EM_DTYPE_COUNT) {
+        em__error("tensor_copy_to: invalid dtype %d", (int)dtype);
+        return -1;
+    }
+    size_t need = (size_t)t->size * em_dtype_size(dtype);
+    if (bytes < need || (!dst && need > 0)) {
+        em__error("tensor_copy_to: %zu bytes needed for %lld %s elements, "
+                  "%zu given", need, (long long)t->size, em_dtype_name(dtype),
+                  bytes);
+        return -1;
+    }
+    em__convert(t->data, t->type.dtype, dst, dtype, t->size);
+    return 0;
+}
+
+double em_tensor_item(const em_tensor *t)
+{
+    if (!t)
+        return NAN;
+    if (t->size != 1) {
+        char text[200];
+        em__error("item: needs exactly one element, got %s",
+                  em__type_format(&t->type, text, sizeof text));
+        return NAN;
+    }
+    return em__load_f64(t->data, t->type.dtype, 0);
+}

@@ -1,0 +1,46 @@
+/* Placeholder gradient rules while the rule files are written. */
+#include "tape_internal.h"
+
+__attribute__((weak)) EM__GRAD(neg) { (void)call; (void)grad; (void)grads; em__error("neg: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(abs) { (void)call; (void)grad; (void)grads; em__error("abs: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(sign) { (void)call; (void)grad; (void)grads; em__error("sign: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(exp) { (void)call; (void)grad; (void)grads; em__error("exp: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(log) { (void)call; (void)grad; (void)grads; em__error("log: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(log1p) { (void)call; (void)grad; (void)grads; em__error("log1p: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(sqrt) { (void)call; (void)grad; (void)grads; em__error("sqrt: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(rsqrt) { (void)call; (void)grad; (void)grads; em__error("rsqrt: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(square) { (void)call; (void)grad; (void)grads; em__error("square: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(reciprocal) { (void)call; (void)grad; (void)grads; em__error("reciprocal: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(sin) { (void)call; (void)grad; (void)grads; em__error("sin: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(cos) { (void)call; (void)grad; (void)grads; em__error("cos: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(tanh) { (void)call; (void)grad; (void)grads; em__error("tanh: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(sigmoid) { (void)call; (void)grad; (void)grads; em__error("sigmoid: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(relu) { (void)call; (void)grad; (void)grads; em__error("relu: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(leaky_relu) { (void)call; (void)grad; (void)grads; em__error("leaky_relu: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(elu) { (void)call; (void)grad; (void)grads; em__error("elu: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(gelu) { (void)call; (void)grad; (void)grads; em__error("gelu: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(softplus) { (void)call; (void)grad; (void)grads; em__error("softplus: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(step) { (void)call; (void)grad; (void)grads; em__error("step: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(add) { (void)call; (void)grad; (void)grads; em__error("add: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(sub) { (void)call; (void)grad; (void)grads; em__error("sub: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(mul) { (void)call; (void)grad; (void)grads; em__error("mul: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(div) { (void)call; (void)grad; (void)grads; em__error("div: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(pow) { (void)call; (void)grad; (void)grads; em__error("pow: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(maximum) { (void)call; (void)grad; (void)grads; em__error("maximum: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(minimum) { (void)call; (void)grad; (void)grads; em__error("minimum: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(where) { (void)call; (void)grad; (void)grads; em__error("where: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(sum) { (void)call; (void)grad; (void)grads; em__error("sum: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(max) { (void)call; (void)grad; (void)grads; em__error("max: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(min) { (void)call; (void)grad; (void)grads; em__error("min: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(matmul) { (void)call; (void)grad; (void)grads; em__error("matmul: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(reshape) { (void)call; (void)grad; (void)grads; em__error("reshape: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(permute) { (void)call; (void)grad; (void)grads; em__error("permute: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(broadcast_to) { (void)call; (void)grad; (void)grads; em__error("broadcast_to: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(concat) { (void)call; (void)grad; (void)grads; em__error("concat: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(slice) { (void)call; (void)grad; (void)grads; em__error("slice: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(gather) { (void)call; (void)grad; (void)grads; em__error("gather: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(one_hot) { (void)call; (void)grad; (void)grads; em__error("one_hot: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(cast) { (void)call; (void)grad; (void)grads; em__error("cast: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(copy) { (void)call; (void)grad; (void)grads; em__error("copy: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(softmax) { (void)call; (void)grad; (void)grads; em__error("softmax: gradient not implemented"); return false; }
+__attribute__((weak)) EM__GRAD(log_softmax) { (void)call; (void)grad; (void)grads; em__error("log_softmax: gradient not implemented"); return false; }

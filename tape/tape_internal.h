@@ -1,0 +1,83 @@
+/*
+ * tape/tape_internal.h - what the tape's files share: the signature of a
+ * gradient rule, the gradient table, and helpers rules use.
+ */
+#ifndef EMBER_TAPE_INTERNAL_H
+#define EMBER_TAPE_INTERNAL_H
+
+#include "internal.h"
+
+/* One recorded call, as a gradient rule sees it. */
+typedef struct em__grad_call {
+    em__op op;
+    int n;
+    em_tensor *const *inputs;
+    em_tensor *output;
+    const em__attrs *attrs;
+} em__grad_call;
+
+/* A gradient rule: from the gradient of the output (shaped like it), fills
+ * grads[i] with the gradient of input i, shaped like that input, or leaves
+ * NULL where no gradient flows (integer inputs, indices). Written with the
+ * public ops only, so that an enclosing tape can record it and
+ * differentiate again. Returns false on failure (an error is recorded). */
+typedef bool (*em__grad_fn)(const em__grad_call *call, em_tensor *grad,
+                            em_tensor **grads);
+
+/* Indexed by op id; NULL for ops that are never recorded or whose
+ * gradient is not defined. */
+extern const em__grad_fn em__grad_table[EM_OP_COUNT];
+
+/* Sums g over the dimensions that broadcasting added or stretched, so that
+ * the result has like's shape (returns g itself when shapes match). */
+em_tensor *em__grad_unbroadcast(em_tensor *g, const em_tensor *like);
+
+#define EM__GRAD(name)                                                       \
+    bool em__grad_##name(const em__grad_call *call, em_tensor *grad,         \
+                         em_tensor **grads)
+
+EM__GRAD(neg);
+EM__GRAD(abs);
+EM__GRAD(sign);
+EM__GRAD(exp);
+EM__GRAD(log);
+EM__GRAD(log1p);
+EM__GRAD(sqrt);
+EM__GRAD(rsqrt);
+EM__GRAD(square);
+EM__GRAD(reciprocal);
+EM__GRAD(sin);
+EM__GRAD(cos);
+EM__GRAD(tanh);
+EM__GRAD(sigmoid);
+EM__GRAD(relu);
+EM__GRAD(leaky_relu);
+EM__GRAD(elu);
+EM__GRAD(gelu);
+EM__GRAD(softplus);
+EM__GRAD(step);
+EM__GRAD(add);
+EM__GRAD(sub);
+EM__GRAD(mul);
+EM__GRAD(div);
+EM__GRAD(pow);
+EM__GRAD(maximum);
+EM__GRAD(minimum);
+EM__GRAD(where);
+EM__GRAD(sum);
+EM__GRAD(max);
+EM__GRAD(min);
+EM__GRAD(matmul);
+EM__GRAD(reshape);
+EM__GRAD(permute);
+EM__GRAD(broadcast_to);
+EM__GRAD(concat);
+EM__GRAD(slice);
+EM__GRAD(gather);
+EM__GRAD(one_hot);
+EM__GRAD(cast);
+EM__GRAD(copy);
+EM__GRAD(softmax);
+EM__GRAD(log_softmax);
+
+#endif
