@@ -36,7 +36,7 @@ em_tensor *em__dispatch(em__op op, em_tensor *const *in, int n,
     else
         memset(&attrs, 0, sizeof attrs);
 
-    const em__type *inline_types[INLINE_INPUTS];
+    const em__type *inline_types[INLINE_INPUTS] = {0};
     const em__type **types = inline_types;
     if (n > INLINE_INPUTS) {
         types = malloc(sizeof *types * (size_t)n);

@@ -98,7 +98,8 @@ enum {
 };
 
 struct em_tensor {
-    int64_t refcount;
+    int64_t refcount;        /* all references: scope, caller, tapes */
+    int64_t user_refs;       /* those taken with em_tensor_retain */
     em__type type;
     int64_t size;            /* number of elements */
     em__storage *storage;
@@ -112,6 +113,10 @@ struct em_tensor {
 /* A tensor of the given type with uninitialised storage, owned by the
  * innermost scope (or the caller). NULL with an error when out of memory. */
 em_tensor *em__tensor_new(const em__type *type);
+/* References held by the runtime itself (a tape's records): unlike
+ * em_tensor_retain / em_tensor_free they never touch scope ownership. */
+em_tensor *em__tensor_ref(em_tensor *t);
+void em__tensor_unref(em_tensor *t);
 /* A tensor of the given type sharing src's storage (sizes must agree). */
 em_tensor *em__tensor_view(em_tensor *src, const em__type *type);
 /* Hands a freshly made tensor to the innermost scope, if any. */
@@ -119,6 +124,8 @@ void em__scope_adopt(em_tensor *t);
 /* Removes t from its scope without releasing it (the caller takes over the
  * scope's reference). */
 void em__scope_forget(em_tensor *t);
+/* True when the innermost open scope owns t. */
+bool em__scope_owns(const em_tensor *t);
 
 /* Element count of a type (1 for scalars). */
 int64_t em__type_size(const em__type *type);

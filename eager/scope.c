@@ -62,6 +62,13 @@ void em__scope_forget(em_tensor *t)
     t->scope_slot = -1;
 }
 
+bool em__scope_owns(const em_tensor *t)
+{
+    return state.depth > 0 && t->scope_slot >= 0 &&
+           t->scope_slot >= state.frames[state.depth - 1].start &&
+           t->scope_slot < state.len && state.list[t->scope_slot] == t;
+}
+
 void em_scope_begin(void)
 {
     if (state.depth == state.capframes) {

@@ -62,6 +62,7 @@ static em_tensor *tensor_alloc(const em__type *type, em__storage *storage)
     if (!t)
         return NULL;
     t->refcount = 1;
+    t->user_refs = 0;
     t->type = *type;
     t->size = em__type_size(type);
     t->storage = storage;
@@ -105,8 +106,16 @@ em_tensor *em__tensor_view(em_tensor *src, const em__type *type)
 
 em_tensor *em_tensor_retain(em_tensor *t)
 {
-    if (t)
+    if (t) {
         t->refcount++;
+        t->user_refs++;
+    }
+    return t;
+}
+
+em_tensor *em__tensor_ref(em_tensor *t)
+{
+    t->refcount++;
     return t;
 }
 
@@ -121,11 +130,21 @@ static void tensor_release(em_tensor *t)
     atomic_fetch_sub(&live_tensors, 1);
 }
 
+void em__tensor_unref(em_tensor *t)
+{
+    tensor_release(t);
+}
+
+/* Releases, in order of preference, a reference the caller took with
+ * em_tensor_retain, the scope's, or the one a caller gets from an op run
+ * outside any scope. */
 void em_tensor_free(em_tensor *t)
 {
     if (!t)
         return;
-    if (t->scope_slot >= 0)
+    if (t->user_refs > 0)
+        t->user_refs--;
+    else if (t->scope_slot >= 0)
         em__scope_forget(t);
     tensor_release(t);
 }

@@ -141,6 +141,19 @@ START_TEST(retain_outlives_the_scope)
 }
 END_TEST
 
+START_TEST(retain_then_free_inside_a_scope_leaves_the_scope_owner)
+{
+    em_memory_stats before = em_memory_get_stats();
+    em_scope_begin();
+    em_tensor *a = em_ones(EM_FLOAT32, 1, (int64_t[]){4});
+    em_tensor_retain(a);
+    em_tensor_free(a); /* balances the retain; the scope still owns a */
+    assert_values(a, ((double[]){1, 1, 1, 1}), 4, 0, 0);
+    em_scope_end();
+    ck_assert_int_eq(em_memory_get_stats().live_tensors, before.live_tensors);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tensor");
@@ -156,5 +169,6 @@ int main(void)
     tcase_add_test(tc, scope_releases_its_tensors_and_keeps_chosen_ones);
     tcase_add_test(tc, free_inside_a_scope_does_not_double_release);
     tcase_add_test(tc, retain_outlives_the_scope);
+    tcase_add_test(tc, retain_then_free_inside_a_scope_leaves_the_scope_owner);
     return test_run(s);
 }

@@ -136,9 +136,10 @@ em_tensor *em_concat(int n, em_tensor *const *xs, int axis);
 em_tensor *em_stack(int n, em_tensor *const *xs, int axis);
 /* Python-style slicing per axis: start, stop (exclusive) and step, each of
  * ndim entries. Negative start/stop count from the end and are clamped;
- * step may be negative but not 0. Pass NULL for start/stop/step to take
- * 0 / the full size / 1 on every axis. Use INT64_MAX in stop for "to the
- * end" and INT64_MIN for "to the beginning" with a negative step. */
+ * step may be negative but not 0. NULL start and stop take the whole axis
+ * in the step's direction (x[::-1] with step -1); NULL step means 1. Use
+ * INT64_MAX in stop for "to the end" and INT64_MIN for "to the beginning"
+ * with a negative step. */
 em_tensor *em_slice(em_tensor *x, const int64_t *start, const int64_t *stop,
                     const int64_t *step);
 /* Picks entries of x along `axis` with integer `indices`: the output shape

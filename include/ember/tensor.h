@@ -127,10 +127,12 @@ char *em_shape_format(int ndim, const int64_t *shape, char *buf,
 
 /* ---- lifetime ------------------------------------------------------------ */
 
-/* Adds a reference; the caller then owns one more em_tensor_free. */
+/* Adds a reference of the caller's own, balanced by one em_tensor_free;
+ * the tensor then outlives its scope until that free. */
 em_tensor *em_tensor_retain(em_tensor *t);
-/* Drops one reference (the caller's, or its scope's when the tensor is still
- * in one). NULL is ignored. */
+/* Drops one reference: one taken with em_tensor_retain if any is left,
+ * else the scope's (the tensor leaves its scope early), else the caller's.
+ * NULL is ignored. */
 void em_tensor_free(em_tensor *t);
 
 /* Opens a scope: tensors returned from now on are owned by it. */

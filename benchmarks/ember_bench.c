@@ -1,0 +1,613 @@
+/*
+ * benchmarks/ember_bench.c - the benchmark driver, ember-bench.
+ *
+ *   ember-bench [add|mlp-step] [--modes eager,reference] [--batch N[,N..]]
+ *               [--repeats N] [--json]
+ *
+ * With no workload it runs them all. Each case is warmed up and calibrated
+ * (the iteration count doubles until a loop takes 20 ms, then is scaled so
+ * that one loop takes about 100 ms); then `repeats` loops are timed with
+ * CLOCK_MONOTONIC and the per-operation median, min and max over them are
+ * reported. benchmarks/README.md defines each workload.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <ember.h>
+
+#include "reference_mlp.h"
+
+enum { MAX_RESULTS = 64, MAX_BATCHES = 8, MAX_REPEATS = 1000 };
+
+/* The add workload's tape is restarted every this many ops, so that what it
+ * records stays bounded; its begin and free are part of the time. */
+enum { TAPE_CHUNK = 1024 };
+
+/* mlp-step cycles through this many pre-made random batches. */
+enum { MLP_DATA_BATCHES = 8 };
+
+static const double MLP_LR = 0.01;
+static const double MLP_MOMENTUM = 0.9;
+static const uint64_t MLP_SEED = 1234;
+
+typedef struct result {
+    const char *workload;
+    const char *mode;
+    char case_name[32];
+    const char *unit;
+    double median, min, max;
+    int64_t iterations;
+} result;
+
+typedef struct options {
+    bool run_add, run_mlp;
+    bool eager, reference;
+    int64_t batches[MAX_BATCHES];
+    int nbatches;
+    int repeats;
+    bool json;
+} options;
+
+static result results[MAX_RESULTS];
+static int nresults;
+static int exit_status;
+
+/* ---- timing --------------------------------------------------------------*/
+
+typedef void (*loop_fn)(void *ctx, int64_t iterations);
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double time_loop(loop_fn fn, void *ctx, int64_t iterations)
+{
+    double start = now();
+    fn(ctx, iterations);
+    return now() - start;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void fail_on_error(const char *what)
+{
+    const char *err = em_error_last();
+    if (err) {
+        fprintf(stderr, "ember-bench: %s: %s\n", what, err);
+        exit(1);
+    }
+}
+
+/* Times fn and records per-iteration median, min and max in `unit`
+ * (scale converts seconds to it). */
+static void measure(const options *o, const char *workload, const char *mode,
+                    const char *case_name, const char *unit, double scale,
+                    loop_fn fn, void *ctx)
+{
+    /* Warm-up doubles as calibration: caches, page faults, BLAS threads and
+     * the runtime's allocator all settle while the count grows. */
+    int64_t iterations = 1;
+    double t = time_loop(fn, ctx, iterations);
+    while (t < 0.02) {
+        iterations *= 2;
+        t = time_loop(fn, ctx, iterations);
+    }
+    iterations = (int64_t)ceil((double)iterations * 0.1 / t);
+    if (iterations < 1)
+        iterations = 1;
+
+    double samples[MAX_REPEATS];
+    for (int r = 0; r < o->repeats; r++)
+        samples[r] =
+            time_loop(fn, ctx, iterations) / (double)iterations * scale;
+    char what[96];
+    snprintf(what, sizeof what, "%s %s %s", workload, mode, case_name);
+    fail_on_error(what);
+
+    qsort(samples, (size_t)o->repeats, sizeof samples[0], compare_doubles);
+    int mid = o->repeats / 2;
+    result *r = &results[nresults++];
+    r->workload = workload;
+    r->mode = mode;
+    snprintf(r->case_name, sizeof r->case_name, "%s", case_name);
+    r->unit = unit;
+    r->median =
+        o->repeats % 2 ? samples[mid] : 0.5 * (samples[mid - 1] + samples[mid]);
+    r->min = samples[0];
+    r->max = samples[o->repeats - 1];
+    r->iterations = iterations;
+    if (!o->json) {
+        fprintf(stderr, "  %-9s %-10s %-16s done\n", workload, mode, case_name);
+    }
+}
+
+/* ---- add -----------------------------------------------------------------*/
+
+typedef struct add_ctx {
+    em_tensor *a, *b;
+    bool tape;
+} add_ctx;
+
+/* c = a + b, released at once; with a tape recording that watches a. */
+static void add_loop(void *p, int64_t iterations)
+{
+    add_ctx *c = p;
+    if (!c->tape) {
+        for (int64_t i = 0; i < iterations; i++)
+            em_tensor_free(em_add(c->a, c->b));
+        return;
+    }
+    for (int64_t done = 0; done < iterations;) {
+        int64_t chunk = iterations - done;
+        chunk = chunk < TAPE_CHUNK ? chunk : TAPE_CHUNK;
+        em_tape *tape = em_tape_begin(false);
+        em_tape_watch(tape, c->a);
+        for (int64_t i = 0; i < chunk; i++)
+            em_tensor_free(em_add(c->a, c->b));
+        em_tape_free(tape);
+        done += chunk;
+    }
+}
+
+static void bench_add(const options *o)
+{
+    static const struct {
+        const char *label;
+        int ndim;
+        int64_t shape[2];
+    } shapes[] = {{"[1]", 1, {1, 0}}, {"[64,64]", 2, {64, 64}}};
+
+    if (!o->eager)
+        return;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        add_ctx ctx;
+        ctx.a = em_full(1.5, EM_FLOAT32, shapes[s].ndim, shapes[s].shape);
+        ctx.b = em_full(2.25, EM_FLOAT32, shapes[s].ndim, shapes[s].shape);
+        fail_on_error("add: making the inputs");
+        for (int tape = 0; tape < 2; tape++) {
+            char name[32];
+            snprintf(name, sizeof name, "%s %s", shapes[s].label,
+                     tape ? "tape" : "no tape");
+            ctx.tape = tape;
+            measure(o, "add", "eager", name, "ns", 1e9, add_loop, &ctx);
+        }
+        em_tensor_free(ctx.a);
+        em_tensor_free(ctx.b);
+    }
+}
+
+/* ---- mlp-step ------------------------------------------------------------*/
+
+/* Random batches shared by both modes: pixels uniform in [0, 1), labels
+ * uniform in [0, 10). */
+typedef struct mlp_data {
+    int64_t batch;
+    float *x[MLP_DATA_BATCHES];
+    int64_t *labels[MLP_DATA_BATCHES];
+} mlp_data;
+
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static void mlp_data_init(mlp_data *d, int64_t batch)
+{
+    uint64_t state = 99;
+    d->batch = batch;
+    for (int k = 0; k < MLP_DATA_BATCHES; k++) {
+        d->x[k] = malloc((size_t)(batch * 784) * sizeof(float));
+        d->labels[k] = malloc((size_t)batch * sizeof(int64_t));
+        if (!d->x[k] || !d->labels[k]) {
+            fprintf(stderr, "ember-bench: out of memory\n");
+            exit(1);
+        }
+        for (int64_t i = 0; i < batch * 784; i++)
+            d->x[k][i] = (float)(splitmix64(&state) >> 40) * 0x1p-24f;
+        for (int64_t i = 0; i < batch; i++)
+            d->labels[k][i] = (int64_t)(splitmix64(&state) % 10);
+    }
+}
+
+static void mlp_data_free(mlp_data *d)
+{
+    for (int k = 0; k < MLP_DATA_BATCHES; k++) {
+        free(d->x[k]);
+        free(d->labels[k]);
+    }
+}
+
+typedef struct eager_mlp {
+    em_tensor *params[6]; /* W1, b1, W2, b2, W3, b3 */
+    em_optimizer *opt;
+    em_tensor *x[MLP_DATA_BATCHES], *labels[MLP_DATA_BATCHES];
+    int next;
+} eager_mlp;
+
+/* The eager model starts from the reference's initial weights, so that
+ * both compute the same numbers (checked by mlp_check). */
+static void eager_mlp_init(eager_mlp *e, const mlp_data *d)
+{
+    ref_mlp *init = ref_mlp_new(d->batch, MLP_SEED, 0, 0);
+    if (!init) {
+        fprintf(stderr, "ember-bench: out of memory\n");
+        exit(1);
+    }
+    for (int i = 0; i < 6; i++) {
+        static const char *const names[6] = {"W1", "b1", "W2",
+                                             "b2", "W3", "b3"};
+        int ndim;
+        int64_t shape[2];
+        const float *values = ref_mlp_param(init, i, &ndim, shape);
+        em_tensor *t = em_tensor_from_data(values, EM_FLOAT32, ndim, shape);
+        e->params[i] = em_variable_new(names[i], t, true);
+        em_tensor_free(t);
+    }
+    ref_mlp_free(init);
+
+    for (int k = 0; k < MLP_DATA_BATCHES; k++) {
+        e->x[k] = em_tensor_from_data(d->x[k], EM_FLOAT32, 2,
+                                      (int64_t[]){d->batch, 784});
+        e->labels[k] =
+            em_tensor_from_data(d->labels[k], EM_INT64, 1, &d->batch);
+    }
+    e->opt = em_optimizer_sgd(MLP_LR, MLP_MOMENTUM, false);
+    e->next = 0;
+    fail_on_error("mlp-step: setting up the eager model");
+}
+
+static void eager_mlp_free(eager_mlp *e)
+{
+    for (int i = 0; i < 6; i++)
+        em_tensor_free(e->params[i]);
+    for (int k = 0; k < MLP_DATA_BATCHES; k++) {
+        em_tensor_free(e->x[k]);
+        em_tensor_free(e->labels[k]);
+    }
+    em_optimizer_free(e->opt);
+}
+
+/* The training step of examples/fashion_mnist_mlp.c. Returns the loss
+ * tensor, owned by the caller's scope. */
+static em_tensor *eager_mlp_step(eager_mlp *e)
+{
+    em_tensor *const *p = e->params;
+    em_tensor *x = e->x[e->next], *labels = e->labels[e->next];
+    e->next = (e->next + 1) % MLP_DATA_BATCHES;
+
+    em_tape *tape = em_tape_begin(false);
+    em_tensor *h1 = em_relu(em_add(em_matmul(x, p[0], false, false), p[1]));
+    em_tensor *h2 = em_relu(em_add(em_matmul(h1, p[2], false, false), p[3]));
+    em_tensor *logits = em_add(em_matmul(h2, p[4], false, false), p[5]);
+    em_tensor *loss = em_softmax_cross_entropy(logits, labels);
+    em_tensor *grads[6] = {NULL};
+    em_tape_gradient(tape, loss, 6, p, grads);
+    em_tape_free(tape);
+    em_optimizer_apply(e->opt, 6, grads, p);
+    return loss;
+}
+
+static void eager_mlp_loop(void *ctx, int64_t iterations)
+{
+    for (int64_t i = 0; i < iterations; i++) {
+        em_scope_begin();
+        eager_mlp_step(ctx);
+        em_scope_end();
+    }
+}
+
+typedef struct reference_ctx {
+    ref_mlp *model;
+    const mlp_data *data;
+    int next;
+} reference_ctx;
+
+static void reference_mlp_loop(void *p, int64_t iterations)
+{
+    reference_ctx *c = p;
+    for (int64_t i = 0; i < iterations; i++) {
+        ref_mlp_step(c->model, c->data->x[c->next], c->data->labels[c->next]);
+        c->next = (c->next + 1) % MLP_DATA_BATCHES;
+    }
+}
+
+/* Runs three steps of both from the same weights and data and compares the
+ * losses and the weights after them: the two modes must do the same
+ * arithmetic for their times to be comparable. */
+static void mlp_check(const options *o, const mlp_data *d)
+{
+    eager_mlp e;
+    eager_mlp_init(&e, d);
+    ref_mlp *r =
+        ref_mlp_new(d->batch, MLP_SEED, (float)MLP_LR, (float)MLP_MOMENTUM);
+    double worst_loss = 0, worst_param = 0;
+
+    for (int step = 0; step < 3; step++) {
+        em_scope_begin();
+        double eager_loss = em_tensor_item(eager_mlp_step(&e));
+        em_scope_end();
+        double ref_loss = ref_mlp_step(r, d->x[step], d->labels[step]);
+        double diff = fabs(eager_loss - ref_loss) / fmax(1.0, fabs(ref_loss));
+        worst_loss = fmax(worst_loss, diff);
+    }
+    fail_on_error("mlp-step: checking eager against the reference");
+
+    for (int i = 0; i < 6; i++) {
+        int ndim;
+        int64_t shape[2];
+        const float *want = ref_mlp_param(r, i, &ndim, shape);
+        int64_t n = ndim == 2 ? shape[0] * shape[1] : shape[0];
+        float *got = malloc((size_t)n * sizeof *got);
+        if (got && em_tensor_copy_to(e.params[i], got, EM_FLOAT32,
+                                     (size_t)n * sizeof *got) == 0) {
+            for (int64_t k = 0; k < n; k++)
+                worst_param = fmax(worst_param, fabs(got[k] - want[k]));
+        } else {
+            worst_param = INFINITY;
+        }
+        free(got);
+    }
+    ref_mlp_free(r);
+    eager_mlp_free(&e);
+
+    if (worst_loss > 1e-4 || worst_param > 1e-4) {
+        fprintf(stderr,
+                "ember-bench: mlp-step batch %lld: eager and reference "
+                "disagree after 3 steps (loss %.3g, weights %.3g)\n",
+                (long long)d->batch, worst_loss, worst_param);
+        exit_status = 1;
+    } else if (!o->json) {
+        fprintf(stderr,
+                "  mlp-step batch %lld: eager matches the reference "
+                "(loss %.1e, weights %.1e)\n",
+                (long long)d->batch, worst_loss, worst_param);
+    }
+}
+
+static void bench_mlp(const options *o)
+{
+    for (int b = 0; b < o->nbatches; b++) {
+        mlp_data data;
+        char name[32];
+        mlp_data_init(&data, o->batches[b]);
+        snprintf(name, sizeof name, "batch %lld", (long long)data.batch);
+
+        if (o->eager && o->reference)
+            mlp_check(o, &data);
+        if (o->eager) {
+            eager_mlp e;
+            eager_mlp_init(&e, &data);
+            measure(o, "mlp-step", "eager", name, "us", 1e6, eager_mlp_loop,
+                    &e);
+            eager_mlp_free(&e);
+        }
+        if (o->reference) {
+            reference_ctx c = {ref_mlp_new(data.batch, MLP_SEED, (float)MLP_LR,
+                                           (float)MLP_MOMENTUM),
+                               &data, 0};
+            if (!c.model) {
+                fprintf(stderr, "ember-bench: out of memory\n");
+                exit(1);
+            }
+            measure(o, "mlp-step", "reference", name, "us", 1e6,
+                    reference_mlp_loop, &c);
+            ref_mlp_free(c.model);
+        }
+        mlp_data_free(&data);
+    }
+}
+
+/* ---- report --------------------------------------------------------------*/
+
+static const result *find(const char *workload, const char *mode,
+                          const char *case_name)
+{
+    for (int i = 0; i < nresults; i++) {
+        if (strcmp(results[i].workload, workload) == 0 &&
+            strcmp(results[i].mode, mode) == 0 &&
+            strcmp(results[i].case_name, case_name) == 0)
+            return &results[i];
+    }
+    return NULL;
+}
+
+/* The row a result is compared with: mlp-step eager against the reference
+ * of the same batch, add with a tape against add without one. */
+static const result *baseline(const result *r, const char **label)
+{
+    if (strcmp(r->workload, "mlp-step") == 0 && strcmp(r->mode, "eager") == 0) {
+        *label = "reference";
+        return find("mlp-step", "reference", r->case_name);
+    }
+    const char *tape = strstr(r->case_name, " tape");
+    if (strcmp(r->workload, "add") == 0 && tape &&
+        tape == r->case_name + strlen(r->case_name) - 5) {
+        char plain[32];
+        snprintf(plain, sizeof plain, "%.*s no tape",
+                 (int)(tape - r->case_name), r->case_name);
+        *label = "no tape";
+        return find("add", r->mode, plain);
+    }
+    return NULL;
+}
+
+static void print_json(void)
+{
+    for (int i = 0; i < nresults; i++) {
+        const result *r = &results[i];
+        printf("{\"workload\":\"%s\",\"mode\":\"%s\",\"case\":\"%s\","
+               "\"unit\":\"%s\",\"median\":%.4g,\"min\":%.4g,\"max\":%.4g,"
+               "\"iterations\":%lld}\n",
+               r->workload, r->mode, r->case_name, r->unit, r->median, r->min,
+               r->max, (long long)r->iterations);
+    }
+}
+
+static void print_table(const options *o)
+{
+    printf("\nember %s, OpenBLAS on %d thread(s), %d repeats; time per "
+           "operation\n\n",
+           EMBER_VERSION, ref_blas_threads(), o->repeats);
+    printf("%-9s %-10s %-16s %10s %10s %10s %-4s  %s\n", "workload", "mode",
+           "case", "median", "min", "max", "unit", "ratio");
+    for (int i = 0; i < nresults; i++) {
+        const result *r = &results[i];
+        printf("%-9s %-10s %-16s %10.2f %10.2f %10.2f %-4s", r->workload,
+               r->mode, r->case_name, r->median, r->min, r->max, r->unit);
+        const char *label = NULL;
+        const result *base = baseline(r, &label);
+        if (base)
+            printf("  %.2fx %s", r->median / base->median, label);
+        printf("\n");
+    }
+
+    const result *add = find("add", "eager", "[1] no tape");
+    bool any_mlp = false;
+    for (int i = 0; i < nresults; i++) {
+        const char *label;
+        if (strcmp(results[i].workload, "mlp-step") == 0 &&
+            baseline(&results[i], &label))
+            any_mlp = true;
+    }
+    if (!add && !any_mlp)
+        return;
+    printf("\ntargets\n");
+    if (add) {
+        printf("  eager add [1] no tape <= 200 ns:        %8.1f ns  %s\n",
+               add->median, add->median <= 200 ? "met" : "MISSED");
+    }
+    for (int i = 0; i < nresults; i++) {
+        const result *r = &results[i];
+        const char *label;
+        const result *base = baseline(r, &label);
+        if (strcmp(r->workload, "mlp-step") != 0 || !base)
+            continue;
+        double ratio = r->median / base->median;
+        printf("  eager mlp-step %-9s <= 1.3x reference: %8.2fx     %s\n",
+               r->case_name, ratio, ratio <= 1.3 ? "met" : "MISSED");
+    }
+}
+
+/* ---- command line --------------------------------------------------------*/
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ember-bench [add|mlp-step] [--modes eager,reference]\n"
+            "                   [--batch N[,N...]] [--repeats N] [--json]\n"
+            "\n"
+            "  add        c = a + b on float32 [1] and [64,64], without and "
+            "with a tape\n"
+            "  mlp-step   one training step of the 784-256-128-10 MLP (SGD "
+            "with momentum)\n"
+            "  (none)     every workload\n"
+            "\n"
+            "  --modes    eager and/or reference (reference: mlp-step "
+            "only); default both\n"
+            "  --batch    mlp-step batch sizes; default 32,128\n"
+            "  --repeats  timed loops per case; default 7\n"
+            "  --json     one JSON object per result\n");
+}
+
+static bool parse_modes(options *o, const char *text)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", text);
+    o->eager = o->reference = false;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (strcmp(tok, "eager") == 0)
+            o->eager = true;
+        else if (strcmp(tok, "reference") == 0)
+            o->reference = true;
+        else
+            return false;
+    }
+    return o->eager || o->reference;
+}
+
+static bool parse_batches(options *o, const char *text)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", text);
+    o->nbatches = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        char *end;
+        long long v = strtoll(tok, &end, 10);
+        if (*end || v < 1 || v > 65536 || o->nbatches == MAX_BATCHES)
+            return false;
+        o->batches[o->nbatches++] = v;
+    }
+    return o->nbatches > 0;
+}
+
+static void parse_args(int argc, char **argv, options *o)
+{
+    *o = (options){.eager = true,
+                   .reference = true,
+                   .batches = {32, 128},
+                   .nbatches = 2,
+                   .repeats = 7};
+    bool any_workload = false;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        bool ok = true;
+        if (strcmp(a, "add") == 0) {
+            o->run_add = any_workload = true;
+        } else if (strcmp(a, "mlp-step") == 0) {
+            o->run_mlp = any_workload = true;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = true;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        } else if (strcmp(a, "--modes") == 0 && value) {
+            ok = parse_modes(o, value), i++;
+        } else if (strcmp(a, "--batch") == 0 && value) {
+            ok = parse_batches(o, value), i++;
+        } else if (strcmp(a, "--repeats") == 0 && value) {
+            o->repeats = atoi(value), i++;
+            ok = o->repeats >= 1 && o->repeats <= MAX_REPEATS;
+        } else {
+            ok = false;
+        }
+        if (!ok) {
+            fprintf(stderr, "ember-bench: bad argument '%s'\n\n", a);
+            usage(stderr);
+            exit(2);
+        }
+    }
+    if (!any_workload)
+        o->run_add = o->run_mlp = true;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    parse_args(argc, argv, &o);
+
+    if (o.run_add)
+        bench_add(&o);
+    if (o.run_mlp)
+        bench_mlp(&o);
+
+    if (o.json)
+        print_json();
+    else
+        print_table(&o);
+    return exit_status;
+}

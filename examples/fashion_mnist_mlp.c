@@ -1,0 +1,278 @@
+/*
+ * fashion_mnist_mlp.c - a multi-layer perceptron that classifies
+ * Fashion-MNIST clothes, trained with a gradient tape.
+ *
+ * The model is 784 -> 256 -> 128 -> 10:
+ *   h1     = relu(x  @ W1 + b1)     [batch, 784] x [784, 256] -> [batch, 256]
+ *   h2     = relu(h1 @ W2 + b2)     [batch, 256] x [256, 128] -> [batch, 128]
+ *   logits =      h2 @ W3 + b3      [batch, 128] x [128, 10]  -> [batch, 10]
+ * and the loss is softmax cross-entropy: the mean over the batch of
+ * -log softmax(logits)[label]. softmax turns the ten scores into
+ * probabilities; the loss is small when the right class gets most of them.
+ *
+ * Why ReLU between the layers: without a non-linearity, three matrix
+ * products collapse into one, and the network could draw only linear
+ * boundaries. Why He-normal weights (N(0, sqrt(2 / fan_in))): ReLU zeroes
+ * half of its inputs, so doubling the variance keeps the activations' scale
+ * about the same from layer to layer at the start of training. Biases start
+ * at zero.
+ *
+ * The gradient tape is the chain rule, automated. While the tape records,
+ * each op notes its inputs and output; em_tape_gradient then walks the
+ * records backwards from the loss, multiplying the gradient that arrives at
+ * each output by that op's local derivative (its gradient rule), and sums
+ * what reaches each weight. That is backpropagation, and none of it has to
+ * be written by hand.
+ *
+ * Each training step runs inside em_scope_begin / em_scope_end: every
+ * temporary (activations, gradients, the batch itself) is released at the
+ * end of the step, so memory stays flat however long training runs.
+ * Weights are variables, which outlive scopes and are updated in place by
+ * the optimiser.
+ *
+ * Run:  fashion_mnist_mlp [--epochs N] [--batch B] [--lr X]
+ *                         [--optimizer sgd|momentum|adam] [--seed S]
+ *                         [--data DIR] [--json]
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ember.h>
+
+#include "common.h"
+
+enum { NUM_PARAMS = 6 };
+
+typedef struct mlp {
+    /* W1, b1, W2, b2, W3, b3: trainable variables. */
+    em_tensor *params[NUM_PARAMS];
+} mlp;
+
+/* One dense layer's weight [fan_in, fan_out] (He normal) and bias
+ * [fan_out] (zeros), as trainable variables. */
+static void dense_init(em_rng *rng, int64_t fan_in, int64_t fan_out,
+                       const char *name, em_tensor **weight, em_tensor **bias)
+{
+    char wname[16], bname[16];
+    snprintf(wname, sizeof wname, "W%s", name);
+    snprintf(bname, sizeof bname, "b%s", name);
+
+    em_scope_begin();
+    const int64_t wshape[2] = {fan_in, fan_out};
+    *weight = em_variable_new(
+        wname, em_init_he_normal(rng, EM_FLOAT32, 2, wshape), true);
+    *bias = em_variable_new(bname, em_zeros(EM_FLOAT32, 1, &fan_out), true);
+    em_scope_end();
+}
+
+static void mlp_init(mlp *m, uint64_t seed)
+{
+    em_rng *rng = em_rng_new(seed);
+    dense_init(rng, 784, 256, "1", &m->params[0], &m->params[1]);
+    dense_init(rng, 256, 128, "2", &m->params[2], &m->params[3]);
+    dense_init(rng, 128, 10, "3", &m->params[4], &m->params[5]);
+    em_rng_free(rng);
+}
+
+static void mlp_free(mlp *m)
+{
+    for (int i = 0; i < NUM_PARAMS; i++)
+        em_tensor_free(m->params[i]);
+}
+
+/* [batch, 784] images -> [batch, 10] logits. */
+static em_tensor *mlp_forward(const mlp *m, em_tensor *x)
+{
+    em_tensor *const *p = m->params;
+    em_tensor *h1 = em_relu(em_add(em_matmul(x, p[0], false, false), p[1]));
+    em_tensor *h2 = em_relu(em_add(em_matmul(h1, p[2], false, false), p[3]));
+    return em_add(em_matmul(h2, p[4], false, false), p[5]);
+}
+
+/* Accuracy on a whole set, 1000 images at a time. No tape records here, so
+ * the forward pass costs only its arithmetic. */
+static double evaluate(const mlp *m, em_tensor *images, em_tensor *labels)
+{
+    int64_t n = em_tensor_dim(images, 0);
+    double correct = 0;
+    em_batch_iter *it = em_batch_iter_new(
+        2, (em_tensor *const[]){images, labels}, 1000, false, 0, false);
+    em_tensor *batch[2];
+
+    em_scope_begin();
+    while (em_batch_iter_next(it, batch)) {
+        em_tensor *logits = mlp_forward(m, batch[0]);
+        double acc = em_tensor_item(em_accuracy(logits, batch[1]));
+        correct += acc * (double)em_tensor_dim(batch[0], 0);
+        em_scope_end();
+        em_scope_begin();
+    }
+    em_scope_end();
+    em_batch_iter_free(it);
+    ex_check("evaluation");
+    return correct / (double)n;
+}
+
+static em_optimizer *make_optimizer(const char *name, double lr)
+{
+    if (strcmp(name, "sgd") == 0)
+        return em_optimizer_sgd(lr, 0.0, false);
+    if (strcmp(name, "momentum") == 0)
+        return em_optimizer_sgd(lr, 0.9, false);
+    if (strcmp(name, "adam") == 0)
+        return em_optimizer_adam(lr, 0.9, 0.999, 1e-8);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    int epochs = 10;
+    int batch = 128;
+    double lr = -1; /* chosen per optimiser below */
+    const char *optimizer_name = "adam";
+    uint64_t seed = 42;
+    const char *data_dir = EX_FASHION_MNIST_DIR;
+    bool json = false;
+
+    const ex_option options[] = {
+        {"epochs", EX_OPTION_INT, &epochs, "passes over the training set"},
+        {"batch", EX_OPTION_INT, &batch, "examples per training step"},
+        {"lr", EX_OPTION_DOUBLE, &lr,
+         "learning rate (default: 1e-3 for adam, 0.05 for momentum, 0.1 for "
+         "sgd)"},
+        {"optimizer", EX_OPTION_STRING, &optimizer_name,
+         "sgd, momentum (SGD with momentum 0.9) or adam"},
+        {"seed", EX_OPTION_UINT64, &seed,
+         "seed of the weights and of the shuffling"},
+        {"data", EX_OPTION_STRING, &data_dir,
+         "folder holding the Fashion-MNIST IDX files"},
+        {"json", EX_OPTION_FLAG, &json,
+         "print one JSON object per epoch and a final one"},
+    };
+    ex_options_parse(argc, argv,
+                     "Trains a 784-256-128-10 ReLU network on Fashion-MNIST.",
+                     (int)(sizeof options / sizeof options[0]), options);
+    if (lr < 0) {
+        lr = strcmp(optimizer_name, "adam") == 0       ? 1e-3
+             : strcmp(optimizer_name, "momentum") == 0 ? 0.05
+                                                       : 0.1;
+    }
+    em_optimizer *opt = make_optimizer(optimizer_name, lr);
+    if (!opt) {
+        fprintf(stderr,
+                "error: unknown optimizer '%s' (sgd, momentum, "
+                "adam)\n",
+                optimizer_name);
+        return 2;
+    }
+    if (epochs < 1 || batch < 1) {
+        fprintf(stderr, "error: --epochs and --batch must be positive\n");
+        return 2;
+    }
+
+    ex_fashion_mnist data;
+    if (ex_fashion_mnist_load(data_dir, &data) != 0)
+        return 1;
+    int64_t n_train = em_tensor_dim(data.train_images, 0);
+
+    mlp model;
+    mlp_init(&model, seed);
+    ex_check("creating the model");
+
+    em_batch_iter *batches = em_batch_iter_new(
+        2, (em_tensor *const[]){data.train_images, data.train_labels}, batch,
+        true, seed, false);
+    ex_check("creating the batch iterator");
+    int64_t steps = em_batch_iter_count(batches);
+
+    if (!json) {
+        printf("Fashion-MNIST: %" PRId64 " training and %" PRId64
+               " test images\n",
+               n_train, em_tensor_dim(data.test_images, 0));
+        printf("model 784-256-128-10 (ReLU), %s lr %g, batch %d, %d "
+               "epochs\n\n",
+               optimizer_name, lr, batch, epochs);
+        printf("%5s %9s %9s %9s %8s %10s\n", "epoch", "loss", "train acc",
+               "test acc", "seconds", "examples/s");
+    }
+
+    double total_seconds = 0;
+    double test_accuracy = 0, train_accuracy = 0;
+    for (int epoch = 1; epoch <= epochs; epoch++) {
+        char label[32];
+        snprintf(label, sizeof label, "epoch %d/%d", epoch, epochs);
+        ex_progress progress;
+        ex_progress_start(&progress, label, steps, !json);
+
+        double loss_sum = 0, correct = 0;
+        int64_t seen = 0, step = 0;
+        double start = ex_seconds();
+        em_tensor *xy[2];
+
+        em_scope_begin();
+        while (em_batch_iter_next(batches, xy)) {
+            /* Forward under the tape, then the chain rule backwards. */
+            em_tape *tape = em_tape_begin(false);
+            em_tensor *logits = mlp_forward(&model, xy[0]);
+            em_tensor *loss = em_softmax_cross_entropy(logits, xy[1]);
+            em_tensor *grads[NUM_PARAMS] = {NULL};
+            em_tape_gradient(tape, loss, NUM_PARAMS, model.params, grads);
+            em_tape_free(tape);
+
+            em_optimizer_apply(opt, NUM_PARAMS, grads, model.params);
+
+            int64_t rows = em_tensor_dim(xy[0], 0);
+            double batch_loss = em_tensor_item(loss);
+            loss_sum += batch_loss * (double)rows;
+            correct +=
+                em_tensor_item(em_accuracy(logits, xy[1])) * (double)rows;
+            seen += rows;
+            ex_progress_update(&progress, ++step, loss_sum / (double)seen);
+
+            /* Release this step's temporaries, then check it once. */
+            em_scope_end();
+            ex_check("training step");
+            em_scope_begin();
+        }
+        em_scope_end();
+        em_batch_iter_reset(batches);
+        double seconds = ex_seconds() - start;
+        total_seconds += seconds;
+        ex_progress_finish(&progress);
+
+        train_accuracy = correct / (double)seen;
+        test_accuracy = evaluate(&model, data.test_images, data.test_labels);
+        double loss = loss_sum / (double)seen;
+        double rate = (double)seen / seconds;
+        if (json) {
+            printf("{\"epoch\":%d,\"loss\":%.6f,\"train_accuracy\":%.6f,"
+                   "\"test_accuracy\":%.6f,\"seconds\":%.3f,"
+                   "\"examples_per_second\":%.1f}\n",
+                   epoch, loss, train_accuracy, test_accuracy, seconds, rate);
+        } else {
+            printf("%5d %9.4f %9.4f %9.4f %8.2f %10.0f\n", epoch, loss,
+                   train_accuracy, test_accuracy, seconds, rate);
+        }
+        fflush(stdout);
+    }
+
+    if (json) {
+        printf("{\"final\":true,\"epochs\":%d,\"optimizer\":\"%s\","
+               "\"lr\":%g,\"batch\":%d,\"train_accuracy\":%.6f,"
+               "\"test_accuracy\":%.6f,\"seconds\":%.3f}\n",
+               epochs, optimizer_name, lr, batch, train_accuracy, test_accuracy,
+               total_seconds);
+    } else {
+        printf("\ntest accuracy %.4f after %d epochs, %.1f s of training\n",
+               test_accuracy, epochs, total_seconds);
+    }
+
+    em_batch_iter_free(batches);
+    em_optimizer_free(opt);
+    mlp_free(&model);
+    ex_fashion_mnist_free(&data);
+    ex_check("cleaning up");
+    return 0;
+}

@@ -1,0 +1,401 @@
+/*
+ * tape/optim.c - optimisers: SGD (momentum, Nesterov), Adam, AdamW and
+ * RMSprop, with the formulas of ember/optim.h (PyTorch's torch.optim).
+ *
+ * Every update is written with public ops and variable assignments, so that
+ * a traced training step captures it. It runs in its own scope, which frees
+ * the temporaries, and with tape recording paused, as the update is not
+ * part of any function being differentiated. Adam's bias correction counts
+ * the updates each variable has received, as PyTorch does, so a variable
+ * first updated late starts its correction at step 1.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "optim_internal.h"
+
+/* ---- construction --------------------------------------------------------*/
+
+static bool in_unit(double x)
+{
+    return x >= 0 && x < 1;
+}
+
+static em_optimizer *optimizer_new(em__optim_kind kind, double lr)
+{
+    em_optimizer *opt = calloc(1, sizeof *opt);
+    if (!opt) {
+        em__error("optimizer: out of memory");
+        return NULL;
+    }
+    opt->kind = kind;
+    opt->lr = lr;
+    return opt;
+}
+
+static bool check_lr(const char *what, double lr)
+{
+    if (lr >= 0 && isfinite(lr))
+        return true;
+    em__error("%s: learning rate %g is not a finite value >= 0", what, lr);
+    return false;
+}
+
+em_optimizer *em_optimizer_sgd(double lr, double momentum, bool nesterov)
+{
+    if (!check_lr("optimizer_sgd", lr))
+        return NULL;
+    if (!(momentum >= 0) || isinf(momentum)) {
+        em__error("optimizer_sgd: momentum %g is not a finite value >= 0",
+                  momentum);
+        return NULL;
+    }
+    if (nesterov && momentum == 0) {
+        em__error("optimizer_sgd: Nesterov momentum needs momentum > 0");
+        return NULL;
+    }
+    em_optimizer *opt = optimizer_new(EM__OPTIM_SGD, lr);
+    if (opt) {
+        opt->momentum = momentum;
+        opt->nesterov = nesterov;
+    }
+    return opt;
+}
+
+static em_optimizer *adam_new(const char *what, em__optim_kind kind, double lr,
+                              double beta1, double beta2, double epsilon,
+                              double weight_decay)
+{
+    if (!check_lr(what, lr))
+        return NULL;
+    if (!in_unit(beta1) || !in_unit(beta2)) {
+        em__error("%s: betas (%g, %g) must lie in [0, 1)", what, beta1, beta2);
+        return NULL;
+    }
+    if (!(epsilon >= 0) || isinf(epsilon) || !(weight_decay >= 0) ||
+        isinf(weight_decay)) {
+        em__error("%s: epsilon %g and weight decay %g must be finite and "
+                  ">= 0",
+                  what, epsilon, weight_decay);
+        return NULL;
+    }
+    em_optimizer *opt = optimizer_new(kind, lr);
+    if (opt) {
+        opt->momentum = beta1;
+        opt->beta2 = beta2;
+        opt->epsilon = epsilon;
+        opt->weight_decay = weight_decay;
+    }
+    return opt;
+}
+
+em_optimizer *em_optimizer_adam(double lr, double beta1, double beta2,
+                                double epsilon)
+{
+    return adam_new("optimizer_adam", EM__OPTIM_ADAM, lr, beta1, beta2, epsilon,
+                    0);
+}
+
+em_optimizer *em_optimizer_adamw(double lr, double beta1, double beta2,
+                                 double epsilon, double weight_decay)
+{
+    return adam_new("optimizer_adamw", EM__OPTIM_ADAMW, lr, beta1, beta2,
+                    epsilon, weight_decay);
+}
+
+em_optimizer *em_optimizer_rmsprop(double lr, double rho, double momentum,
+                                   double epsilon)
+{
+    if (!check_lr("optimizer_rmsprop", lr))
+        return NULL;
+    if (!in_unit(rho) || !(momentum >= 0) || isinf(momentum) ||
+        !(epsilon >= 0) || isinf(epsilon)) {
+        em__error("optimizer_rmsprop: needs rho in [0, 1) and finite "
+                  "momentum, epsilon >= 0 (got %g, %g, %g)",
+                  rho, momentum, epsilon);
+        return NULL;
+    }
+    em_optimizer *opt = optimizer_new(EM__OPTIM_RMSPROP, lr);
+    if (opt) {
+        opt->beta2 = rho;
+        opt->momentum = momentum;
+        opt->epsilon = epsilon;
+    }
+    return opt;
+}
+
+void em_optimizer_free(em_optimizer *opt)
+{
+    if (!opt)
+        return;
+    for (int64_t i = 0; i < opt->capslots; i++) {
+        em_tensor_free(opt->slots[i].state[0]);
+        em_tensor_free(opt->slots[i].state[1]);
+    }
+    free(opt->slots);
+    free(opt);
+}
+
+/* ---- per-variable state
+ * ----------------------------------------------------*/
+
+static int64_t slot_index(const em__optim_slot *slots, int64_t cap, uint64_t id)
+{
+    int64_t i = (int64_t)((id * 0x9E3779B97F4A7C15ull) >> 11) & (cap - 1);
+    while (slots[i].id != 0 && slots[i].id != id)
+        i = (i + 1) & (cap - 1);
+    return i;
+}
+
+static bool slots_grow(em_optimizer *opt)
+{
+    int64_t cap = opt->capslots ? opt->capslots * 2 : 16;
+    em__optim_slot *slots = calloc((size_t)cap, sizeof *slots);
+    if (!slots)
+        return false;
+    for (int64_t i = 0; i < opt->capslots; i++)
+        if (opt->slots[i].id)
+            slots[slot_index(slots, cap, opt->slots[i].id)] = opt->slots[i];
+    free(opt->slots);
+    opt->slots = slots;
+    opt->capslots = cap;
+    return true;
+}
+
+/* How many state tensors each variable needs. */
+static int state_count(const em_optimizer *opt)
+{
+    switch (opt->kind) {
+    case EM__OPTIM_SGD:
+        return opt->momentum > 0 ? 1 : 0;
+    case EM__OPTIM_ADAM:
+    case EM__OPTIM_ADAMW:
+        return 2;
+    case EM__OPTIM_RMSPROP:
+        return opt->momentum > 0 ? 2 : 1;
+    }
+    return 0;
+}
+
+static em_tensor *state_new(em_tensor *v, const char *what)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s/%s", em_variable_name(v), what);
+    return em_variable_new(name, em_zeros_like(v), false);
+}
+
+/* The state of v, created (zeros, v's dtype and shape) at its first
+ * update. NULL with an error when out of memory. */
+static em__optim_slot *slot_get(em_optimizer *opt, em_tensor *v)
+{
+    if (2 * (opt->nslots + 1) > opt->capslots && !slots_grow(opt)) {
+        em__error("optimizer_apply: out of memory");
+        return NULL;
+    }
+    em__optim_slot *slot =
+        &opt->slots[slot_index(opt->slots, opt->capslots, v->id)];
+    if (slot->id)
+        return slot;
+
+    static const char *names[][2] = {
+        [EM__OPTIM_SGD] = {"momentum", NULL},
+        [EM__OPTIM_ADAM] = {"m", "v"},
+        [EM__OPTIM_ADAMW] = {"m", "v"},
+        [EM__OPTIM_RMSPROP] = {"square_average", "momentum"},
+    };
+    em_tensor *state[2] = {NULL, NULL};
+    int count = state_count(opt);
+    for (int k = 0; k < count; k++) {
+        state[k] = state_new(v, names[opt->kind][k]);
+        if (!state[k]) {
+            em_tensor_free(state[0]);
+            return NULL;
+        }
+    }
+    slot->id = v->id;
+    slot->state[0] = state[0];
+    slot->state[1] = state[1];
+    slot->updates = 0;
+    opt->nslots++;
+    return slot;
+}
+
+/* ---- update rules
+ * ------------------------------------------------------------ Each returns the
+ * status of its last assignment; a failing op makes every later one return
+ * NULL, so the first error is the one reported. */
+
+static int sgd_update(const em_optimizer *opt, em__optim_slot *slot,
+                      em_tensor *v, em_tensor *g, double lr)
+{
+    double mu = opt->momentum;
+    if (mu == 0)
+        return em_variable_assign_sub(v, em_mul_scalar(g, lr));
+
+    em_tensor *b = slot->state[0];
+    if (em_variable_assign(b, em_add(em_mul_scalar(b, mu), g)) != 0)
+        return -1;
+    em_tensor *step = opt->nesterov ? em_add(g, em_mul_scalar(b, mu)) : b;
+    return em_variable_assign_sub(v, em_mul_scalar(step, lr));
+}
+
+static int adam_update(const em_optimizer *opt, em__optim_slot *slot,
+                       em_tensor *v, em_tensor *g, double lr)
+{
+    double b1 = opt->momentum, b2 = opt->beta2;
+    em_tensor *m = slot->state[0], *s = slot->state[1];
+
+    /* AdamW decays the weights apart from the gradient. */
+    if (opt->kind == EM__OPTIM_ADAMW && opt->weight_decay != 0 &&
+        em_variable_assign_sub(v, em_mul_scalar(v, lr * opt->weight_decay)))
+        return -1;
+
+    int64_t t = ++slot->updates;
+    em_tensor *m_new = em_add(em_mul_scalar(m, b1), em_mul_scalar(g, 1 - b1));
+    em_tensor *s_new =
+        em_add(em_mul_scalar(s, b2), em_mul_scalar(em_square(g), 1 - b2));
+    if (em_variable_assign(m, m_new) != 0 || em_variable_assign(s, s_new) != 0)
+        return -1;
+
+    double correction1 = 1 - pow(b1, (double)t);
+    double correction2 = 1 - pow(b2, (double)t);
+    em_tensor *denom =
+        em_add_scalar(em_sqrt(em_mul_scalar(s, 1 / correction2)), opt->epsilon);
+    em_tensor *step = em_div(em_mul_scalar(m, lr / correction1), denom);
+    return em_variable_assign_sub(v, step);
+}
+
+static int rmsprop_update(const em_optimizer *opt, em__optim_slot *slot,
+                          em_tensor *v, em_tensor *g, double lr)
+{
+    double rho = opt->beta2, mu = opt->momentum;
+    em_tensor *s = slot->state[0];
+    em_tensor *s_new =
+        em_add(em_mul_scalar(s, rho), em_mul_scalar(em_square(g), 1 - rho));
+    if (em_variable_assign(s, s_new) != 0)
+        return -1;
+
+    em_tensor *scaled = em_div(g, em_add_scalar(em_sqrt(s), opt->epsilon));
+    if (mu == 0)
+        return em_variable_assign_sub(v, em_mul_scalar(scaled, lr));
+    em_tensor *b = slot->state[1];
+    if (em_variable_assign(b, em_add(em_mul_scalar(b, mu), scaled)) != 0)
+        return -1;
+    return em_variable_assign_sub(v, em_mul_scalar(b, lr));
+}
+
+/* ---- apply
+ * -------------------------------------------------------------------*/
+
+/* Everything that could make an update fail for the caller's arguments,
+ * checked before any variable changes. */
+static bool apply_check(const em_optimizer *opt, int n, em_tensor *const *grads,
+                        em_tensor *const *vars)
+{
+    if (!opt || n < 0 || (n > 0 && (!grads || !vars))) {
+        em__error("optimizer_apply: needs an optimizer, n >= 0 and non-NULL "
+                  "arrays (n = %d)",
+                  n);
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        em_tensor *v = vars[i], *g = grads[i];
+        char vt[200], gt[200];
+        if (!v) {
+            em__error("optimizer_apply: variable %d is NULL", i);
+            return false;
+        }
+        em__type_format(&v->type, vt, sizeof vt);
+        if (!em_tensor_is_variable(v)) {
+            em__error("optimizer_apply: tensor %d (%s) is not a variable", i,
+                      vt);
+            return false;
+        }
+        if (!em_dtype_is_float(v->type.dtype)) {
+            em__error("optimizer_apply: variable '%s' %s is not float", v->name,
+                      vt);
+            return false;
+        }
+        if (!g)
+            continue;
+        em__type_format(&g->type, gt, sizeof gt);
+        if (!em_dtype_is_float(g->type.dtype) ||
+            !em__type_equal_shape(&g->type, &v->type)) {
+            em__error("optimizer_apply: gradient %s does not match variable "
+                      "'%s' %s",
+                      gt, v->name, vt);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Clips (when asked) and converts the gradients to their variables'
+ * dtypes, into g (in the current scope). */
+static int prepare_gradients(const em_optimizer *opt, int n,
+                             em_tensor *const *grads, em_tensor *const *vars,
+                             em_tensor **g)
+{
+    if (opt->clip_norm > 0) {
+        if (em_clip_by_global_norm(n, grads, opt->clip_norm, g, NULL) != 0)
+            return -1;
+    } else {
+        for (int i = 0; i < n; i++)
+            g[i] = grads[i];
+    }
+    for (int i = 0; i < n; i++) {
+        if (g[i] && g[i]->type.dtype != vars[i]->type.dtype) {
+            g[i] = em_cast(g[i], vars[i]->type.dtype);
+            if (!g[i])
+                return -1;
+        }
+    }
+    return 0;
+}
+
+int em_optimizer_apply(em_optimizer *opt, int n, em_tensor *const *grads,
+                       em_tensor *const *vars)
+{
+    if (!apply_check(opt, n, grads, vars))
+        return -1;
+    em_tensor **g = calloc((size_t)(n > 0 ? n : 1), sizeof *g);
+    if (!g) {
+        em__error("optimizer_apply: out of memory");
+        return -1;
+    }
+
+    double lr = em_optimizer_learning_rate(opt);
+    em__thread *thread = em__thread_state();
+    thread->record_paused++;
+    em_scope_begin();
+    int status = prepare_gradients(opt, n, grads, vars, g);
+    for (int i = 0; i < n && status == 0; i++) {
+        if (!g[i])
+            continue;
+        em__optim_slot *slot = slot_get(opt, vars[i]);
+        if (!slot) {
+            status = -1;
+            break;
+        }
+        switch (opt->kind) {
+        case EM__OPTIM_SGD:
+            status = sgd_update(opt, slot, vars[i], g[i], lr);
+            break;
+        case EM__OPTIM_ADAM:
+        case EM__OPTIM_ADAMW:
+            status = adam_update(opt, slot, vars[i], g[i], lr);
+            break;
+        case EM__OPTIM_RMSPROP:
+            status = rmsprop_update(opt, slot, vars[i], g[i], lr);
+            break;
+        }
+    }
+    em_scope_end();
+    thread->record_paused--;
+    free(g);
+
+    if (status == 0)
+        opt->steps++;
+    return status;
+}

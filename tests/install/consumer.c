@@ -1,0 +1,107 @@
+/*
+ * A program outside the ember tree, built against an installed ember (with
+ * CMake and with pkg-config, shared and static; see run.sh). It fails on
+ * what the packaging decides: headers, linking, the basic tensor API. Ops
+ * are still being filled in, so each one only prints what it did; run.sh
+ * requires that every build of this program prints the same lines, which
+ * catches a static link picking different definitions than the shared one.
+ */
+#include <ember.h>
+
+#include <stdio.h>
+#include <string.h>
+
+static int failures;
+
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__,   \
+                    #cond);                                                    \
+            failures++;                                                        \
+        }                                                                      \
+    } while (0)
+
+/* Spelt out so that the program needs nothing from libm itself. */
+static float absf(float x)
+{
+    return x < 0 ? -x : x;
+}
+
+/* Prints one line about an op: its values match `want`, or why not. */
+static void report(const char *name, em_tensor *got, const float *want, int n)
+{
+    float buf[16];
+    if (got == NULL) {
+        const char *msg = em_error_last();
+        printf("%s: unavailable (%s)\n", name, msg ? msg : "no message");
+        return;
+    }
+    if (em_tensor_size(got) != n ||
+        em_tensor_copy_to(got, buf, EM_FLOAT32, sizeof(buf)) != 0) {
+        printf("%s: wrong size %lld\n", name, (long long)em_tensor_size(got));
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        if (absf(buf[i] - want[i]) > 1e-5f * (1.0f + absf(want[i]))) {
+            printf("%s: wrong value at %d\n", name, i);
+            return;
+        }
+    }
+    printf("%s: ok\n", name);
+}
+
+int main(void)
+{
+    const float a_data[6] = {1, 2, 3, 4, 5, 6};
+    const int64_t a_shape[2] = {2, 3};
+    const float b_data[6] = {1, 0, 0, 1, 1, 1};
+    const int64_t b_shape[2] = {3, 2};
+    float back[6];
+
+    printf("ember %s\n", EMBER_VERSION);
+    CHECK(strcmp(em_dtype_name(EM_FLOAT32), "float32") == 0);
+    CHECK(em_dtype_size(EM_FLOAT64) == 8);
+
+    em_scope_begin();
+    CHECK(em_scope_depth() == 1);
+    em_tensor *a = em_tensor_from_data(a_data, EM_FLOAT32, 2, a_shape);
+    em_tensor *b = em_tensor_from_data(b_data, EM_FLOAT32, 2, b_shape);
+    CHECK(a != NULL && b != NULL);
+    CHECK(em_tensor_dtype(a) == EM_FLOAT32);
+    CHECK(em_tensor_ndim(a) == 2 && em_tensor_dim(a, -1) == 3);
+    CHECK(em_tensor_size(a) == 6 && em_tensor_nbytes(a) == sizeof(a_data));
+    CHECK(em_tensor_copy_to(a, back, EM_FLOAT32, sizeof(back)) == 0);
+    CHECK(memcmp(back, a_data, sizeof(back)) == 0);
+
+    /* A user mistake: NULL and a message, never an abort. */
+    const int64_t bad_shape[1] = {-1};
+    CHECK(em_tensor_from_data(a_data, EM_FLOAT32, 1, bad_shape) == NULL);
+    const char *msg = em_error_last();
+    CHECK(msg != NULL && msg[0] != '\0');
+    CHECK(!em_error_pending());
+
+    /* [2,3] + [2,3]; [2,3] @ [3,2] -> [2,2] (OpenBLAS when linked). */
+    float sum_want[6], mm_want[4];
+    for (int i = 0; i < 6; i++)
+        sum_want[i] = a_data[i] + a_data[i];
+    for (int i = 0; i < 2; i++) {
+        for (int j = 0; j < 2; j++) {
+            mm_want[i * 2 + j] = 0;
+            for (int k = 0; k < 3; k++)
+                mm_want[i * 2 + j] += a_data[i * 3 + k] * b_data[k * 2 + j];
+        }
+    }
+    report("add", em_add(a, a), sum_want, 6);
+    report("matmul", em_matmul(a, b, false, false), mm_want, 4);
+    em_error_clear();
+    em_scope_end();
+
+    CHECK(em_scope_depth() == 0);
+    CHECK(em_memory_get_stats().live_tensors == 0);
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    return 0;
+}
