@@ -26,11 +26,11 @@ START_TEST(ten_thousand_steps_hold_memory_flat)
                                       em_scalar_f32(0)), EM_FLOAT32);
     em_scope_keep(x);
     em_scope_keep(y);
-    em_scope_end();
     em_tensor *w = em_variable_new("w", em_zeros(EM_FLOAT32, 2,
                                                  (int64_t[]){20, 1}), true);
     em_tensor *b = em_variable_new("b", em_zeros(EM_FLOAT32, 1,
                                                  (int64_t[]){1}), true);
+    em_scope_end();
     em_optimizer *opt = em_optimizer_sgd(0.1, 0.9, false);
 
     train_step(x, y, w, b, opt); /* creates the optimiser's state */

@@ -58,7 +58,8 @@ em_tensor *em_add(em_tensor *a, em_tensor *b);
 em_tensor *em_sub(em_tensor *a, em_tensor *b);
 em_tensor *em_mul(em_tensor *a, em_tensor *b);
 em_tensor *em_div(em_tensor *a, em_tensor *b);
-/* a ** b for float operands (integers are converted to float32). */
+/* a ** b for float operands (integers are converted to float32). The
+ * gradient to b is 0 (not NaN) where a == 0, and to a is 0 where b == 0. */
 em_tensor *em_pow(em_tensor *a, em_tensor *b);
 /* At ties, the gradient is split evenly between a and b (as in JAX). */
 em_tensor *em_maximum(em_tensor *a, em_tensor *b);
