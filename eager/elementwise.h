@@ -82,18 +82,18 @@ typedef struct em__plan {
 void em__plan_make(em__plan *plan, const em__type *out, int n,
                    const em__type *const *in);
 
-/* Moves the element offsets to the next inner run: an odometer over the
- * plan's outer dimensions (all but the last). */
+/* Moves the element offsets (EM__PLAN_INPUTS entries) to the next inner
+ * run: an odometer over the plan's outer dimensions (all but the last). */
 static inline void em__plan_next(const em__plan *plan, int64_t *index,
                                  int64_t *offsets)
 {
     for (int d = plan->ndim - 2; d >= 0; d--) {
         index[d]++;
-        for (int k = 0; k < plan->n; k++)
+        for (int k = 0; k < plan->n && k < EM__PLAN_INPUTS; k++)
             offsets[k] += plan->strides[k][d];
         if (index[d] < plan->shape[d])
             return;
-        for (int k = 0; k < plan->n; k++)
+        for (int k = 0; k < plan->n && k < EM__PLAN_INPUTS; k++)
             offsets[k] -= plan->strides[k][d] * plan->shape[d];
         index[d] = 0;
     }

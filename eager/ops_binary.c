@@ -28,12 +28,16 @@ static void shape_text(const em__type *t, char *buf, size_t size)
 static bool broadcast_pair(const em__type *a, const em__type *b, em__type *out,
                            char *msg, size_t size)
 {
-    memset(out, 0, sizeof *out);
     if (a->dtype != b->dtype) {
         snprintf(msg, size, "dtypes differ: %s vs %s", em_dtype_name(a->dtype),
                  em_dtype_name(b->dtype));
         return false;
     }
+    if (em__type_equal_shape(a, b)) {
+        *out = *a;
+        return true;
+    }
+    memset(out, 0, sizeof *out);
     if (!em__broadcast_shape(a, b, out)) {
         char sa[160], sb[160];
         shape_text(a, sa, sizeof sa);
@@ -113,8 +117,8 @@ void em__plan_make(em__plan *plan, const em__type *out, int n,
     for (int k = 0; k < n; k++)
         em__broadcast_strides(in[k], out, strides[k]);
 
+    memset(plan, 0, sizeof *plan);
     plan->n = n;
-    plan->ndim = 0;
     for (int d = 0; d < out->ndim; d++) {
         int64_t extent = out->shape[d];
         if (extent == 1)
@@ -162,7 +166,7 @@ static void run_binary_plan(const em__binary_loops *loops, em_tensor *out,
     size_t out_bytes = em_dtype_size(out->type.dtype);
     char *po = out->data;
     const char *pa = a->data, *pb = b->data;
-    int64_t index[EM_MAX_DIMS] = {0}, offsets[2] = {0, 0};
+    int64_t index[EM_MAX_DIMS] = {0}, offsets[EM__PLAN_INPUTS] = {0};
     for (int64_t done = 0; done < out->size; done += inner) {
         loop(po + (size_t)done * out_bytes, pa + (size_t)offsets[0] * in_bytes,
              pb + (size_t)offsets[1] * in_bytes, inner);
@@ -315,7 +319,7 @@ EM__KERNEL(where)
     char *po = out->data;
     const uint8_t *pc = c->data;
     const char *pa = a->data, *pb = b->data;
-    int64_t index[EM_MAX_DIMS] = {0}, offsets[3] = {0, 0, 0};
+    int64_t index[EM_MAX_DIMS] = {0}, offsets[EM__PLAN_INPUTS] = {0};
     for (int64_t done = 0; done < count; done += inner) {
         row(po + (size_t)done * bytes, pc + offsets[0],
             pa + (size_t)offsets[1] * bytes, pb + (size_t)offsets[2] * bytes,
@@ -358,13 +362,13 @@ em_tensor *em__binary_promoted(em__op op, em_tensor *a, em_tensor *b,
                                bool float_only)
 {
     em_tensor *in[2] = {a, b};
-    if (!a || !b)
+    if (!a || !b ||
+        (a->type.dtype == b->type.dtype &&
+         (!float_only || em_dtype_is_float(a->type.dtype))))
         return em__dispatch(op, in, 2, NULL);
     em_dtype to = em_dtype_promote(a->type.dtype, b->type.dtype);
     if (float_only && !em_dtype_is_float(to))
         to = EM_FLOAT32;
-    if (a->type.dtype == to && b->type.dtype == to)
-        return em__dispatch(op, in, 2, NULL);
 
     if (!check_broadcast(op, 2, in))
         return NULL;

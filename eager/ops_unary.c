@@ -173,8 +173,10 @@ EM__KERNEL(logical_not)
 
 static em_tensor *unary(em__op op, em_tensor *x, double alpha)
 {
+    if (alpha == 0)
+        return em__dispatch(op, &x, 1, NULL);
     em__attrs attrs = {.alpha = alpha};
-    return em__dispatch(op, &x, 1, alpha != 0 ? &attrs : NULL);
+    return em__dispatch(op, &x, 1, &attrs);
 }
 
 /* Float maths: integer and bool inputs are converted to float32 first. */

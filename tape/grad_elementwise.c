@@ -5,8 +5,10 @@
  * differentiate it again; where a derivative is simplest in terms of the
  * op's output y (exp, tanh, sigmoid, ...) the rule uses y, which that tape
  * has recorded as a function of the input. Masks are applied with em_where,
- * never by multiplying with 0/1: Inf or NaN in a branch not taken must not
- * leak into the gradient.
+ * never by multiplying with 0/1, and products with factors that can be
+ * infinite keep a zero incoming gradient exactly zero
+ * (em__grad_keep_zeros): Inf or NaN in a branch not taken, as in
+ * where(x > 0, log(x), 0) at x = 0, must not leak into the gradient.
  *
  * Conventions at kinks (documented in ember/ops.h): relu'(0) = 0,
  * abs'(0) = 0, sign' = step' = 0, sqrt'(0) = +inf, maximum/minimum split
@@ -41,10 +43,10 @@ static em_tensor *shaped_like(em_tensor *g, const em_tensor *like,
     return r;
 }
 
-/* grad * factor, releasing factor. */
+/* grad * factor, 0 where grad is 0; releases factor. */
 static em_tensor *times(em_tensor *grad, em_tensor *factor)
 {
-    em_tensor *out = em_mul(grad, factor);
+    em_tensor *out = em__grad_keep_zeros(grad, em_mul(grad, factor));
     em_tensor_free(factor);
     return out;
 }
@@ -121,7 +123,7 @@ EM__GRAD(exp)
 {
     if (!is_float(call->inputs[0]))
         return true;
-    grads[0] = em_mul(grad, call->output);
+    grads[0] = em__grad_keep_zeros(grad, em_mul(grad, call->output));
     return grads[0] != NULL;
 }
 
@@ -129,7 +131,7 @@ EM__GRAD(log)
 {
     if (!is_float(call->inputs[0]))
         return true;
-    grads[0] = em_div(grad, call->inputs[0]);
+    grads[0] = em__grad_keep_zeros(grad, em_div(grad, call->inputs[0]));
     return grads[0] != NULL;
 }
 
@@ -139,7 +141,7 @@ EM__GRAD(log1p)
     if (!is_float(x))
         return true;
     em_tensor *x1 = em_add_scalar(x, 1);
-    grads[0] = em_div(grad, x1);
+    grads[0] = em__grad_keep_zeros(grad, em_div(grad, x1));
     em_tensor_free(x1);
     return grads[0] != NULL;
 }
@@ -150,7 +152,7 @@ EM__GRAD(sqrt)
     if (!is_float(call->inputs[0]))
         return true;
     em_tensor *twice = em_mul_scalar(call->output, 2);
-    grads[0] = em_div(grad, twice);
+    grads[0] = em__grad_keep_zeros(grad, em_div(grad, twice));
     em_tensor_free(twice);
     return grads[0] != NULL;
 }
@@ -317,9 +319,13 @@ EM__GRAD(sub)
 EM__GRAD(mul)
 {
     em_tensor *a = call->inputs[0], *b = call->inputs[1];
-    if (is_float(a) && !(grads[0] = shaped_like(em_mul(grad, b), a, grad)))
+    if (is_float(a) &&
+        !(grads[0] = shaped_like(
+              em__grad_keep_zeros(grad, em_mul(grad, b)), a, grad)))
         return false;
-    if (is_float(b) && !(grads[1] = shaped_like(em_mul(grad, a), b, grad)))
+    if (is_float(b) &&
+        !(grads[1] = shaped_like(
+              em__grad_keep_zeros(grad, em_mul(grad, a)), b, grad)))
         return false;
     return true;
 }
@@ -330,8 +336,8 @@ EM__GRAD(div)
     em_tensor *a = call->inputs[0], *b = call->inputs[1];
     if (!is_float(a))
         return true;
-    em_tensor *q = em_div(grad, b);
-    em_tensor *qy = em_mul(q, call->output);
+    em_tensor *q = em__grad_keep_zeros(grad, em_div(grad, b));
+    em_tensor *qy = em__grad_keep_zeros(q, em_mul(q, call->output));
     grads[0] = shaped_like(q, a, grad);
     grads[1] = shaped_like(em_neg(qy), b, grad);
     em_tensor_free(qy);
@@ -347,7 +353,7 @@ static em_tensor *pow_grad_a(em_tensor *grad, em_tensor *a, em_tensor *b)
     em_tensor *b_minus_1 = em_add_scalar(b, -1);
     em_tensor *power = em_pow(a, b_minus_1);
     em_tensor *slope = em_mul(b, power);
-    em_tensor *scaled = em_mul(grad, slope);
+    em_tensor *scaled = em__grad_keep_zeros(grad, em_mul(grad, slope));
     em_tensor *b_zero = em_equal(b, zero);
     em_tensor *out = em_where(b_zero, zero, scaled);
     em_tensor_free(b_zero);
@@ -367,7 +373,7 @@ static em_tensor *pow_grad_b(em_tensor *grad, em_tensor *a, em_tensor *y)
     em_tensor *safe_a = em_where(a_zero, one, a);
     em_tensor *log_a = em_log(safe_a);
     em_tensor *slope = em_mul(y, log_a);
-    em_tensor *scaled = em_mul(grad, slope);
+    em_tensor *scaled = em__grad_keep_zeros(grad, em_mul(grad, slope));
     em_tensor *out = em_where(a_zero, zero, scaled);
     em_tensor_free(scaled);
     em_tensor_free(slope);

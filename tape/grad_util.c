@@ -51,3 +51,16 @@ em_tensor *em__grad_unbroadcast(em_tensor *g, const em_tensor *like)
     em_tensor_free(summed);
     return out;
 }
+
+em_tensor *em__grad_keep_zeros(em_tensor *grad, em_tensor *product)
+{
+    if (!product)
+        return NULL;
+    em_tensor *zero = em_scalar(0, product->type.dtype);
+    em_tensor *is_zero = em_equal(grad, zero);
+    em_tensor *out = em_where(is_zero, zero, product);
+    em_tensor_free(is_zero);
+    em_tensor_free(zero);
+    em_tensor_free(product);
+    return out;
+}

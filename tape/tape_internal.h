@@ -32,6 +32,12 @@ extern const em__grad_fn em__grad_table[EM_OP_COUNT];
  * the result has like's shape (returns g itself when shapes match). */
 em_tensor *em__grad_unbroadcast(em_tensor *g, const em_tensor *like);
 
+/* where(grad == 0, 0, product), releasing product: rules whose factor can
+ * be infinite (1/x, log, exp, ...) use it so that a zero incoming gradient,
+ * as em_where gives the branch it did not take, stays exactly zero instead
+ * of becoming 0 * inf = NaN. */
+em_tensor *em__grad_keep_zeros(em_tensor *grad, em_tensor *product);
+
 #define EM__GRAD(name)                                                       \
     bool em__grad_##name(const em__grad_call *call, em_tensor *grad,         \
                          em_tensor **grads)

@@ -395,6 +395,44 @@ START_TEST(where_keeps_inf_and_nan_of_the_untaken_branch_out)
 }
 END_TEST
 
+/* The plain form, without the inner where: each untaken branch below is
+ * infinite or NaN at some x, yet the gradient there is exactly 0 and the
+ * taken branch's is the textbook one. */
+static em_tensor *plain_where(em_tensor *x, void *user)
+{
+    em_tensor *(*branch)(em_tensor *) = *(em_tensor * (**)(em_tensor *)) user;
+    em_tensor *zero = em_scalar(0, EM_FLOAT64);
+    return total(em_where(em_greater(x, zero), branch(x), zero));
+}
+
+static em_tensor *reciprocal_of(em_tensor *x)
+{
+    return em_div(em_scalar(1, EM_FLOAT64), x);
+}
+
+static em_tensor *exp_of_reciprocal(em_tensor *x)
+{
+    return em_exp(em_reciprocal(em_neg(x)));
+}
+
+START_TEST(where_without_the_double_where_pattern_stays_finite)
+{
+    em_scope_begin();
+    em_tensor *x = test_f64(1, (int64_t[]){3}, (double[]){-1, 0, 4});
+    em_tensor *(*branches[])(em_tensor *) = {em_log, em_sqrt, em_rsqrt,
+                                            em_reciprocal, reciprocal_of,
+                                            exp_of_reciprocal};
+    /* d/dx at x = 4 of log, sqrt, rsqrt, 1/x, 1/x, exp(-1/x) */
+    double at4[] = {0.25, 0.25, -1.0 / 16, -1.0 / 16, -1.0 / 16,
+                    exp(-0.25) / 16};
+    for (int i = 0; i < 6; i++) {
+        em_tensor *g = gradient_of(plain_where, &branches[i], x);
+        assert_values(g, ((double[]){0, 0, at4[i]}), 3, 0, 1e-14);
+    }
+    em_scope_end();
+}
+END_TEST
+
 START_TEST(float32_gradients_stay_float32)
 {
     em_scope_begin();
@@ -438,5 +476,7 @@ int main(void)
     tcase_add_test(conventions,
                    where_keeps_inf_and_nan_of_the_untaken_branch_out);
     tcase_add_test(conventions, float32_gradients_stay_float32);
+    tcase_add_test(conventions,
+                   where_without_the_double_where_pattern_stays_finite);
     return test_run(s);
 }

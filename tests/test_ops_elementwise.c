@@ -71,6 +71,7 @@ static void naive_broadcast(double (*f)(double, double), int na,
                             const int64_t *sb, const double *b, int *nout,
                             int64_t *sout, double *out)
 {
+    ck_assert(na >= 0 && na <= EM_MAX_DIMS && nb >= 0 && nb <= EM_MAX_DIMS);
     int nd = na > nb ? na : nb;
     for (int d = 0; d < nd; d++) {
         int ia = d - (nd - na), ib = d - (nd - nb);
@@ -413,7 +414,7 @@ START_TEST(binary_ops_broadcast_like_a_naive_loop)
         for (int s = 0; s < N_SHAPES; s++) {
             const shape_pair *p = &shape_pairs[s];
             int64_t na = count(p->na, p->sa), nb = count(p->nb, p->sb);
-            double a[420], b[420], expected[420];
+            double a[420] = {0}, b[420] = {0}, expected[420] = {0};
             int64_t sout[EM_MAX_DIMS];
             int nout;
             fill_random(a, na, 11 + s, c->low, c->high);
