@@ -73,6 +73,8 @@ static uint32_t load_be32(const unsigned char *p)
 static void idx_to_host(const idx_type *it, const unsigned char *raw,
                         void *data, int64_t n)
 {
+    if ((it->code == 0x09 || it->code == 0x0B) && !raw)
+        return; /* widened types always come with a staging buffer */
     if (it->code == 0x09) {
         int32_t *out = data;
         for (int64_t i = 0; i < n; i++)

@@ -8,14 +8,13 @@
 #include "internal.h"
 
 static const char *const dtype_names[EM_DTYPE_COUNT] = {
-    [EM_BOOL] = "bool",       [EM_UINT8] = "uint8",
-    [EM_INT32] = "int32",     [EM_INT64] = "int64",
-    [EM_FLOAT32] = "float32", [EM_FLOAT64] = "float64",
+    [EM_BOOL] = "bool",   [EM_UINT8] = "uint8",     [EM_INT32] = "int32",
+    [EM_INT64] = "int64", [EM_FLOAT32] = "float32", [EM_FLOAT64] = "float64",
 };
 
 static const size_t dtype_sizes[EM_DTYPE_COUNT] = {
-    [EM_BOOL] = 1,    [EM_UINT8] = 1,   [EM_INT32] = 4,
-    [EM_INT64] = 8,   [EM_FLOAT32] = 4, [EM_FLOAT64] = 8,
+    [EM_BOOL] = 1,  [EM_UINT8] = 1,   [EM_INT32] = 4,
+    [EM_INT64] = 8, [EM_FLOAT32] = 4, [EM_FLOAT64] = 8,
 };
 
 static bool dtype_valid(em_dtype dtype)
@@ -157,23 +156,34 @@ bool em__normalize_axis(int *axis, int ndim)
 double em__load_f64(const void *data, em_dtype dtype, int64_t i)
 {
     switch (dtype) {
-    case EM_BOOL: return ((const bool *)data)[i];
-    case EM_UINT8: return ((const uint8_t *)data)[i];
-    case EM_INT32: return ((const int32_t *)data)[i];
-    case EM_INT64: return (double)((const int64_t *)data)[i];
-    case EM_FLOAT32: return ((const float *)data)[i];
-    case EM_FLOAT64: return ((const double *)data)[i];
-    default: return NAN;
+    case EM_BOOL:
+        return ((const bool *)data)[i];
+    case EM_UINT8:
+        return ((const uint8_t *)data)[i];
+    case EM_INT32:
+        return ((const int32_t *)data)[i];
+    case EM_INT64:
+        return (double)((const int64_t *)data)[i];
+    case EM_FLOAT32:
+        return ((const float *)data)[i];
+    case EM_FLOAT64:
+        return ((const double *)data)[i];
+    default:
+        return NAN;
     }
 }
 
 int64_t em__load_i64(const void *data, em_dtype dtype, int64_t i)
 {
     switch (dtype) {
-    case EM_BOOL: return ((const bool *)data)[i];
-    case EM_UINT8: return ((const uint8_t *)data)[i];
-    case EM_INT32: return ((const int32_t *)data)[i];
-    case EM_INT64: return ((const int64_t *)data)[i];
+    case EM_BOOL:
+        return ((const bool *)data)[i];
+    case EM_UINT8:
+        return ((const uint8_t *)data)[i];
+    case EM_INT32:
+        return ((const int32_t *)data)[i];
+    case EM_INT64:
+        return ((const int64_t *)data)[i];
     default: {
         double v = em__load_f64(data, dtype, i);
         /* Out-of-range and NaN floats map to 0 rather than undefined
@@ -197,19 +207,27 @@ static int64_t clamp_to_i64(double v, double lo, double hi)
 void em__store_f64(void *data, em_dtype dtype, int64_t i, double v)
 {
     switch (dtype) {
-    case EM_BOOL: ((bool *)data)[i] = v != 0; break;
-    case EM_UINT8: ((uint8_t *)data)[i] = (uint8_t)clamp_to_i64(v, 0, 255);
+    case EM_BOOL:
+        ((bool *)data)[i] = v != 0;
+        break;
+    case EM_UINT8:
+        ((uint8_t *)data)[i] = (uint8_t)clamp_to_i64(v, 0, 255);
         break;
     case EM_INT32:
-        ((int32_t *)data)[i] = (int32_t)clamp_to_i64(v, -2147483648.0,
-                                                     2147483647.0);
+        ((int32_t *)data)[i] =
+            (int32_t)clamp_to_i64(v, -2147483648.0, 2147483647.0);
         break;
     case EM_INT64:
         ((int64_t *)data)[i] = clamp_to_i64(v, -9.2e18, 9.2e18);
         break;
-    case EM_FLOAT32: ((float *)data)[i] = (float)v; break;
-    case EM_FLOAT64: ((double *)data)[i] = v; break;
-    default: break;
+    case EM_FLOAT32:
+        ((float *)data)[i] = (float)v;
+        break;
+    case EM_FLOAT64:
+        ((double *)data)[i] = v;
+        break;
+    default:
+        break;
     }
 }
 
@@ -235,16 +253,22 @@ void em__convert(const void *src, em_dtype from, void *dst, em_dtype to,
             ((float *)dst)[i] = ((const uint8_t *)src)[i];
         return;
     }
-    bool integer_path = !em_dtype_is_float(from) && !em_dtype_is_float(to) &&
-                        to != EM_BOOL;
+    bool integer_path =
+        !em_dtype_is_float(from) && !em_dtype_is_float(to) && to != EM_BOOL;
     for (int64_t i = 0; i < n; i++) {
         if (integer_path) {
             /* Exact for int64 values a double cannot hold; wraps like C. */
             int64_t v = em__load_i64(src, from, i);
             switch (to) {
-            case EM_UINT8: ((uint8_t *)dst)[i] = (uint8_t)v; break;
-            case EM_INT32: ((int32_t *)dst)[i] = (int32_t)v; break;
-            default: ((int64_t *)dst)[i] = v; break;
+            case EM_UINT8:
+                ((uint8_t *)dst)[i] = (uint8_t)v;
+                break;
+            case EM_INT32:
+                ((int32_t *)dst)[i] = (int32_t)v;
+                break;
+            default:
+                ((int64_t *)dst)[i] = v;
+                break;
             }
         } else {
             em__store_f64(dst, to, i, em__load_f64(src, from, i));

@@ -98,8 +98,10 @@ static void read_environment(void)
             log_level = (em_log_level)i;
             return;
         }
-    fprintf(stderr, "ember: warning: EMBER_LOG=%s is not one of "
-                    "error|warn|info|debug; using warn\n", level);
+    fprintf(stderr,
+            "ember: warning: EMBER_LOG=%s is not one of "
+            "error|warn|info|debug; using warn\n",
+            level);
 }
 
 void em_log_set_level(em_log_level level)

@@ -22,18 +22,18 @@ typedef enum em__op {
 /* Attributes of one op call. Each op reads only the fields it documents;
  * the struct is copied into tape records, so it holds no pointers. */
 typedef struct em__attrs {
-    int ndim;                    /* reshape, broadcast_to: target shape */
+    int ndim; /* reshape, broadcast_to: target shape */
     int64_t shape[EM_MAX_DIMS];
-    int naxes;                   /* reductions: axes (0 = all); permute */
+    int naxes; /* reductions: axes (0 = all); permute */
     int axes[EM_MAX_DIMS];
-    int axis;                    /* concat, gather, softmax, argmax */
-    bool keepdims;               /* reductions */
-    bool transpose_a;            /* matmul */
+    int axis;         /* concat, gather, softmax, argmax */
+    bool keepdims;    /* reductions */
+    bool transpose_a; /* matmul */
     bool transpose_b;
-    double alpha;                /* leaky_relu, elu */
-    em_dtype dtype;              /* cast, one_hot */
-    int64_t depth;               /* one_hot */
-    int64_t start[EM_MAX_DIMS];  /* slice, normalised and clamped */
+    double alpha;               /* leaky_relu, elu */
+    em_dtype dtype;             /* cast, one_hot */
+    int64_t depth;              /* one_hot */
+    int64_t start[EM_MAX_DIMS]; /* slice, normalised and clamped */
     int64_t step[EM_MAX_DIMS];
 } em__attrs;
 
@@ -47,9 +47,8 @@ typedef struct em__type {
 /* Shape rule: validates the inputs and attributes and fills the output
  * type; on failure writes a message (without the op name) and returns
  * false. It may normalise attributes (negative axes). */
-typedef bool (*em__infer_fn)(const em__type *const *in, int n,
-                             em__attrs *attrs, em__type *out, char *msg,
-                             size_t size);
+typedef bool (*em__infer_fn)(const em__type *const *in, int n, em__attrs *attrs,
+                             em__type *out, char *msg, size_t size);
 
 /* CPU kernel: fills out (allocated, contiguous) from in. Returns true, or
  * false with a message when the inputs' values are invalid (an index out of
@@ -98,16 +97,16 @@ enum {
 };
 
 struct em_tensor {
-    int64_t refcount;        /* all references: scope, caller, tapes */
-    int64_t user_refs;       /* those taken with em_tensor_retain */
+    int64_t refcount;  /* all references: scope, caller, tapes */
+    int64_t user_refs; /* those taken with em_tensor_retain */
     em__type type;
-    int64_t size;            /* number of elements */
+    int64_t size; /* number of elements */
     em__storage *storage;
-    void *data;              /* storage->data; tensors are contiguous */
-    uint64_t id;             /* unique for the life of the process */
-    int64_t scope_slot;      /* index in the scope list, or -1 */
+    void *data;         /* storage->data; tensors are contiguous */
+    uint64_t id;        /* unique for the life of the process */
+    int64_t scope_slot; /* index in the scope list, or -1 */
     unsigned flags;
-    char *name;              /* variables only */
+    char *name; /* variables only */
 };
 
 /* A tensor of the given type with uninitialised storage, owned by the
@@ -140,8 +139,7 @@ char *em__type_format(const em__type *type, char *buf, size_t size);
 void em__strides(const em__type *type, int64_t *strides);
 /* NumPy broadcast of two shapes into out (dtype untouched); false when
  * incompatible. */
-bool em__broadcast_shape(const em__type *a, const em__type *b,
-                         em__type *out);
+bool em__broadcast_shape(const em__type *a, const em__type *b, em__type *out);
 /* Element strides for reading `in` as if broadcast to `out`'s shape
  * (0 along broadcast dimensions), right-aligned over out->ndim entries. */
 void em__broadcast_strides(const em__type *in, const em__type *out,
@@ -169,8 +167,8 @@ extern em__hooks em__hooks_installed;
 
 /* Per-thread state shared by the eager modules. */
 typedef struct em__thread {
-    int recording_tapes;     /* tapes recording on this thread */
-    int record_paused;       /* > 0 while gradients or custom fns run */
+    int recording_tapes; /* tapes recording on this thread */
+    int record_paused;   /* > 0 while gradients or custom fns run */
 } em__thread;
 em__thread *em__thread_state(void);
 

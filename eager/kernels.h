@@ -8,11 +8,11 @@
 
 #include "internal.h"
 
-#define EM__INFER(name) \
-    bool em__infer_##name(const em__type *const *in, int n, em__attrs *attrs, \
+#define EM__INFER(name)                                                        \
+    bool em__infer_##name(const em__type *const *in, int n, em__attrs *attrs,  \
                           em__type *out, char *msg, size_t size)
-#define EM__KERNEL(name) \
-    bool em__cpu_##name(em_tensor *out, em_tensor *const *in, int n, \
+#define EM__KERNEL(name)                                                       \
+    bool em__cpu_##name(em_tensor *out, em_tensor *const *in, int n,           \
                         const em__attrs *attrs, char *msg, size_t size)
 
 EM__INFER(unary_float);

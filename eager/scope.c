@@ -11,8 +11,8 @@
 void em__tensor_release_from_scope(em_tensor *t);
 
 typedef struct scope_frame {
-    int64_t start;     /* first slot of this scope in the list */
-    em_tensor **kept;  /* tensors moving to the enclosing scope */
+    int64_t start;    /* first slot of this scope in the list */
+    em_tensor **kept; /* tensors moving to the enclosing scope */
     int64_t nkept, capkept;
 } scope_frame;
 

@@ -30,18 +30,18 @@ em_memory_stats em_memory_get_stats(void)
 static em__storage *storage_new(size_t bytes)
 {
     /* Header and elements in one block; the header pads to the alignment. */
-    size_t header = (sizeof(em__storage) + STORAGE_ALIGN - 1) /
-                    STORAGE_ALIGN * STORAGE_ALIGN;
-    size_t total = (header + bytes + STORAGE_ALIGN - 1) / STORAGE_ALIGN *
-                   STORAGE_ALIGN;
+    size_t header = (sizeof(em__storage) + STORAGE_ALIGN - 1) / STORAGE_ALIGN *
+                    STORAGE_ALIGN;
+    size_t total =
+        (header + bytes + STORAGE_ALIGN - 1) / STORAGE_ALIGN * STORAGE_ALIGN;
     em__storage *s = aligned_alloc(STORAGE_ALIGN, total);
     if (!s)
         return NULL;
     s->refcount = 1;
     s->bytes = bytes;
     s->data = (char *)s + header;
-    int64_t now = atomic_fetch_add(&live_bytes, (int64_t)bytes) +
-                  (int64_t)bytes;
+    int64_t now =
+        atomic_fetch_add(&live_bytes, (int64_t)bytes) + (int64_t)bytes;
     int64_t peak = atomic_load(&peak_bytes);
     while (now > peak && !atomic_compare_exchange_weak(&peak_bytes, &peak, now))
         ;
@@ -196,8 +196,7 @@ em_tensor *em_tensor_from_data(const void *data, em_dtype dtype, int ndim,
     return t;
 }
 
-em_tensor *em_full(double value, em_dtype dtype, int ndim,
-                   const int64_t *shape)
+em_tensor *em_full(double value, em_dtype dtype, int ndim, const int64_t *shape)
 {
     em__type type;
     if (!make_type(&type, "full", dtype, ndim, shape))
@@ -259,7 +258,8 @@ em_tensor *em_arange(double start, double stop, double step, em_dtype dtype)
 {
     if (step == 0 || !isfinite(start) || !isfinite(stop) || !isfinite(step)) {
         em__error("arange: needs finite start, stop and a non-zero step "
-                  "(got %g, %g, %g)", start, stop, step);
+                  "(got %g, %g, %g)",
+                  start, stop, step);
         return NULL;
     }
     double count = ceil((stop - start) / step);
@@ -332,8 +332,8 @@ int em_tensor_copy_to(const em_tensor *t, void *dst, em_dtype dtype,
     size_t need = (size_t)t->size * em_dtype_size(dtype);
     if (bytes < need || (!dst && need > 0)) {
         em__error("tensor_copy_to: %zu bytes needed for %lld %s elements, "
-                  "%zu given", need, (long long)t->size, em_dtype_name(dtype),
-                  bytes);
+                  "%zu given",
+                  need, (long long)t->size, em_dtype_name(dtype), bytes);
         return -1;
     }
     em__convert(t->data, t->type.dtype, dst, dtype, t->size);

@@ -8,8 +8,7 @@
 
 #include "kernels.h"
 
-em_tensor *em_variable_new(const char *name, em_tensor *initial,
-                           bool trainable)
+em_tensor *em_variable_new(const char *name, em_tensor *initial, bool trainable)
 {
     if (!initial) {
         if (!em_error_pending())

@@ -320,12 +320,12 @@ EM__GRAD(mul)
 {
     em_tensor *a = call->inputs[0], *b = call->inputs[1];
     if (is_float(a) &&
-        !(grads[0] = shaped_like(
-              em__grad_keep_zeros(grad, em_mul(grad, b)), a, grad)))
+        !(grads[0] =
+              shaped_like(em__grad_keep_zeros(grad, em_mul(grad, b)), a, grad)))
         return false;
     if (is_float(b) &&
-        !(grads[1] = shaped_like(
-              em__grad_keep_zeros(grad, em_mul(grad, a)), b, grad)))
+        !(grads[1] =
+              shaped_like(em__grad_keep_zeros(grad, em_mul(grad, a)), b, grad)))
         return false;
     return true;
 }

@@ -8,8 +8,7 @@
 #include "tape_internal.h"
 
 /* fn at the current values of xs, as a double (NAN on failure). */
-static double evaluate(em_scalar_fn fn, void *user, int n,
-                       em_tensor *const *xs)
+static double evaluate(em_scalar_fn fn, void *user, int n, em_tensor *const *xs)
 {
     em_scope_begin();
     em_tensor *y = fn(n, xs, user);
@@ -35,20 +34,23 @@ static double check_input(em_scalar_fn fn, void *user, int n,
         double down = evaluate(fn, user, n, xs);
         data[j] = saved;
         double numeric = (up - down) / (2 * epsilon);
-        double tape = analytic ? em__load_f64(analytic->data,
-                                              analytic->type.dtype, j)
-                               : 0.0;
+        double tape =
+            analytic ? em__load_f64(analytic->data, analytic->type.dtype, j)
+                     : 0.0;
         if (isnan(numeric) || isnan(tape)) {
             em__error("gradient_check: input %d element %lld: tape %g, "
-                      "numeric %g", i, (long long)j, tape, numeric);
+                      "numeric %g",
+                      i, (long long)j, tape, numeric);
             return -1;
         }
         double error = fabs(tape - numeric) / fmax(1.0, fabs(numeric));
         if (error > worst)
             worst = error;
         if (error > 1e-3 && em__log_enabled(EM_LOG_DEBUG))
-            em__log(EM_LOG_DEBUG, "gradient_check: input %d element %lld: "
-                    "tape %.9g, numeric %.9g", i, (long long)j, tape, numeric);
+            em__log(EM_LOG_DEBUG,
+                    "gradient_check: input %d element %lld: "
+                    "tape %.9g, numeric %.9g",
+                    i, (long long)j, tape, numeric);
     }
     return worst;
 }
@@ -93,7 +95,8 @@ double em_gradient_check(em_scalar_fn fn, void *user, int n,
     em_tensor *y = fn(n, xs, user);
     if (y && y->size != 1)
         em__error("gradient_check: the function must return one element, "
-                  "got %lld", (long long)y->size);
+                  "got %lld",
+                  (long long)y->size);
     int rc = y && y->size == 1 ? em_tape_gradient(tape, y, n, xs, grads) : -1;
     em_tape_free(tape);
     if (rc != 0)

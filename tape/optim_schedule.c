@@ -10,8 +10,9 @@
 static double step_rate(int64_t step, double base_lr, void *user)
 {
     const em_optimizer *opt = user;
-    return base_lr *
-           pow(opt->schedule_gamma, (double)(step / opt->schedule_every));
+    /* Whole periods completed: the division truncates on purpose. */
+    int64_t periods = step / opt->schedule_every;
+    return base_lr * pow(opt->schedule_gamma, (double)periods);
 }
 
 static double cosine_rate(int64_t step, double base_lr, void *user)

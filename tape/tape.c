@@ -46,7 +46,8 @@ struct em_tape {
 
 static _Thread_local em_tape *recording_top;
 
-/* ---- id maps ----------------------------------------------------------------*/
+/* ---- id maps
+ * ----------------------------------------------------------------*/
 
 static uint64_t hash_id(uint64_t id)
 {
@@ -116,7 +117,8 @@ static void map_free(id_map *map)
     *map = (id_map){0};
 }
 
-/* ---- recording ----------------------------------------------------------------*/
+/* ---- recording
+ * ----------------------------------------------------------------*/
 
 static bool is_watched(const em_tape *tape, const em_tensor *t)
 {
@@ -245,14 +247,16 @@ void em_tape_free(em_tape *tape)
     free(tape);
 }
 
-/* ---- the reverse sweep -------------------------------------------------------*/
+/* ---- the reverse sweep
+ * -------------------------------------------------------*/
 
 /* Gradients of one record's inputs from its output's gradient. */
 static bool record_gradients(const record *r, em_tensor *grad,
                              em_tensor **grads)
 {
     if (r->op == CUSTOM_OP) {
-        if (r->backward(r->n, r->inputs, r->output, grad, grads, r->user) != 0) {
+        if (r->backward(r->n, r->inputs, r->output, grad, grads, r->user) !=
+            0) {
             if (!em_error_pending())
                 em__error("custom_gradient: the backward function failed");
             return false;
@@ -265,8 +269,7 @@ static bool record_gradients(const record *r, em_tensor *grad,
                      "has no gradient");
         return false;
     }
-    em__grad_call call = {(em__op)r->op, r->n, r->inputs, r->output,
-                          &r->attrs};
+    em__grad_call call = {(em__op)r->op, r->n, r->inputs, r->output, &r->attrs};
     return rule(&call, grad, grads);
 }
 
@@ -388,9 +391,8 @@ int em_tape_gradient_ex(em_tape *tape, em_tensor *target, int n,
     bool zeros = options && options->unconnected_zeros;
     for (int i = 0; ok && i < n; i++) {
         /* Unwatched sources get nothing, even when on the path. */
-        em_tensor *g = is_watched(tape, sources[i])
-                           ? map_get(&map, sources[i]->id)
-                           : NULL;
+        em_tensor *g =
+            is_watched(tape, sources[i]) ? map_get(&map, sources[i]->id) : NULL;
         if (g)
             grads[i] = hand_back(g, grads, i);
         else if (zeros)

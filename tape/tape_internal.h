@@ -38,8 +38,8 @@ em_tensor *em__grad_unbroadcast(em_tensor *g, const em_tensor *like);
  * of becoming 0 * inf = NaN. */
 em_tensor *em__grad_keep_zeros(em_tensor *grad, em_tensor *product);
 
-#define EM__GRAD(name)                                                       \
-    bool em__grad_##name(const em__grad_call *call, em_tensor *grad,         \
+#define EM__GRAD(name)                                                         \
+    bool em__grad_##name(const em__grad_call *call, em_tensor *grad,           \
                          em_tensor **grads)
 
 EM__GRAD(neg);

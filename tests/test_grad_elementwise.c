@@ -419,12 +419,12 @@ START_TEST(where_without_the_double_where_pattern_stays_finite)
 {
     em_scope_begin();
     em_tensor *x = test_f64(1, (int64_t[]){3}, (double[]){-1, 0, 4});
-    em_tensor *(*branches[])(em_tensor *) = {em_log, em_sqrt, em_rsqrt,
-                                            em_reciprocal, reciprocal_of,
-                                            exp_of_reciprocal};
+    em_tensor *(*branches[])(em_tensor *) = {em_log,        em_sqrt,
+                                             em_rsqrt,      em_reciprocal,
+                                             reciprocal_of, exp_of_reciprocal};
     /* d/dx at x = 4 of log, sqrt, rsqrt, 1/x, 1/x, exp(-1/x) */
-    double at4[] = {0.25, 0.25, -1.0 / 16, -1.0 / 16, -1.0 / 16,
-                    exp(-0.25) / 16};
+    double at4[] = {0.25,      0.25,      -1.0 / 16,
+                    -1.0 / 16, -1.0 / 16, exp(-0.25) / 16};
     for (int i = 0; i < 6; i++) {
         em_tensor *g = gradient_of(plain_where, &branches[i], x);
         assert_values(g, ((double[]){0, 0, at4[i]}), 3, 0, 1e-14);

@@ -22,14 +22,15 @@ START_TEST(ten_thousand_steps_hold_memory_flat)
 {
     em_scope_begin();
     em_tensor *x = test_random(1, EM_FLOAT32, 2, (int64_t[]){32, 20}, -1, 1);
-    em_tensor *y = em_cast(em_greater(em_sum(x, 1, (int[]){1}, true),
-                                      em_scalar_f32(0)), EM_FLOAT32);
+    em_tensor *y =
+        em_cast(em_greater(em_sum(x, 1, (int[]){1}, true), em_scalar_f32(0)),
+                EM_FLOAT32);
     em_scope_keep(x);
     em_scope_keep(y);
-    em_tensor *w = em_variable_new("w", em_zeros(EM_FLOAT32, 2,
-                                                 (int64_t[]){20, 1}), true);
-    em_tensor *b = em_variable_new("b", em_zeros(EM_FLOAT32, 1,
-                                                 (int64_t[]){1}), true);
+    em_tensor *w =
+        em_variable_new("w", em_zeros(EM_FLOAT32, 2, (int64_t[]){20, 1}), true);
+    em_tensor *b =
+        em_variable_new("b", em_zeros(EM_FLOAT32, 1, (int64_t[]){1}), true);
     em_scope_end();
     em_optimizer *opt = em_optimizer_sgd(0.1, 0.9, false);
 
@@ -38,12 +39,12 @@ START_TEST(ten_thousand_steps_hold_memory_flat)
     for (int step = 1; step < 10000; step++) {
         train_step(x, y, w, b, opt);
         em_memory_stats now = em_memory_get_stats();
-        ck_assert_msg(now.live_tensors == base.live_tensors &&
-                          now.live_bytes == base.live_bytes,
-                      "step %d: %lld tensors / %lld bytes, expected %lld / %lld",
-                      step, (long long)now.live_tensors,
-                      (long long)now.live_bytes, (long long)base.live_tensors,
-                      (long long)base.live_bytes);
+        ck_assert_msg(
+            now.live_tensors == base.live_tensors &&
+                now.live_bytes == base.live_bytes,
+            "step %d: %lld tensors / %lld bytes, expected %lld / %lld", step,
+            (long long)now.live_tensors, (long long)now.live_bytes,
+            (long long)base.live_tensors, (long long)base.live_bytes);
     }
     em_optimizer_free(opt);
     em_tensor_free(w);

@@ -47,6 +47,7 @@ typedef enum { NAIVE_SUM, NAIVE_MAX, NAIVE_MIN } naive_kind;
 static int64_t naive_reduce(const double *x, int ndim, const int64_t *shape,
                             unsigned mask, naive_kind kind, double *out)
 {
+    ck_assert(ndim >= 0 && ndim <= EM_MAX_DIMS);
     int64_t nout = 1;
     for (int d = 0; d < ndim; d++)
         if (!(mask & (1u << d)))

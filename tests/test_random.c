@@ -134,8 +134,10 @@ START_TEST(whole_block_draws_concatenate_to_one_draw)
         em_random_uniform(whole, 0, 1, EM_FLOAT32, 1, (int64_t[]){16});
     const float *p1 = em_tensor_data(h1), *p2 = em_tensor_data(h2);
     const float *pa = em_tensor_data(all);
-    ck_assert(memcmp(p1, pa, 8 * sizeof(float)) == 0);
-    ck_assert(memcmp(p2, pa + 8, 8 * sizeof(float)) == 0);
+    for (int i = 0; i < 8; i++) {
+        ck_assert(p1[i] == pa[i]);
+        ck_assert(p2[i] == pa[8 + i]);
+    }
     em_tensor_free(h1);
     em_tensor_free(h2);
     em_tensor_free(all);
@@ -148,8 +150,10 @@ START_TEST(whole_block_draws_concatenate_to_one_draw)
     all = em_random_normal(whole, 0, 1, EM_FLOAT64, 1, (int64_t[]){8});
     const double *q1 = em_tensor_data(h1), *q2 = em_tensor_data(h2);
     const double *qa = em_tensor_data(all);
-    ck_assert(memcmp(q1, qa, 4 * sizeof(double)) == 0);
-    ck_assert(memcmp(q2, qa + 4, 4 * sizeof(double)) == 0);
+    for (int i = 0; i < 4; i++) {
+        ck_assert(q1[i] == qa[i]);
+        ck_assert(q2[i] == qa[4 + i]);
+    }
     em_tensor_free(h1);
     em_tensor_free(h2);
     em_tensor_free(all);

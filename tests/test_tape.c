@@ -54,8 +54,8 @@ START_TEST(unconnected_sources_give_zeros_when_asked)
     em_tensor *y = em_sum(em_square(x), 0, NULL, false);
     em_tensor *g[2];
     em_gradient_options options = {.unconnected_zeros = true};
-    ck_assert_int_eq(em_tape_gradient_ex(tape, y, 2, (em_tensor *[]){x, w},
-                                         g, &options), 0);
+    ck_assert_int_eq(
+        em_tape_gradient_ex(tape, y, 2, (em_tensor *[]){x, w}, g, &options), 0);
     assert_values(g[0], ((double[]){2, 2, 2}), 3, 0, 0);
     assert_values(g[1], ((double[]){0, 0, 0}), 3, 0, 0);
     em_tape_free(tape);
@@ -69,8 +69,8 @@ START_TEST(persistent_tape_allows_several_gradients)
     em_tensor *x = scalar64(3);
     em_tape *tape = em_tape_begin(true);
     em_tape_watch(tape, x);
-    em_tensor *y = em_mul(x, x);      /* 2x = 6 */
-    em_tensor *z = em_mul(y, x);      /* 3x^2 = 27 */
+    em_tensor *y = em_mul(x, x); /* 2x = 6 */
+    em_tensor *z = em_mul(y, x); /* 3x^2 = 27 */
     em_tensor *gy, *gz;
     ck_assert_int_eq(em_tape_gradient(tape, y, 1, &x, &gy), 0);
     ck_assert_int_eq(em_tape_gradient(tape, z, 1, &x, &gz), 0);
@@ -126,8 +126,8 @@ START_TEST(trainable_variables_are_watched_automatically)
     em_tape *tape = em_tape_begin(false);
     em_tensor *y = em_add(em_mul(v, v), em_mul(frozen, frozen));
     em_tensor *g[2];
-    ck_assert_int_eq(em_tape_gradient(tape, y, 2, (em_tensor *[]){v, frozen},
-                                      g), 0);
+    ck_assert_int_eq(
+        em_tape_gradient(tape, y, 2, (em_tensor *[]){v, frozen}, g), 0);
     assert_values(g[0], ((double[]){8}), 1, 1e-12, 0);
     ck_assert_ptr_null(g[1]);
     em_tape_free(tape);
@@ -169,14 +169,14 @@ static em_tensor *mlp_loss(em_tensor *w1, em_tensor *w2, em_tensor *x)
 }
 
 /* Gradient of mlp_loss with respect to (w1, w2). */
-static void mlp_grads(em_tensor *w1, em_tensor *w2, em_tensor *x,
-                      em_tensor **g)
+static void mlp_grads(em_tensor *w1, em_tensor *w2, em_tensor *x, em_tensor **g)
 {
     em_tape *tape = em_tape_begin(false);
     em_tape_watch(tape, w1);
     em_tape_watch(tape, w2);
     ck_assert_int_eq(em_tape_gradient(tape, mlp_loss(w1, w2, x), 2,
-                                      (em_tensor *[]){w1, w2}, g), 0);
+                                      (em_tensor *[]){w1, w2}, g),
+                     0);
     em_tape_free(tape);
 }
 
@@ -198,8 +198,8 @@ START_TEST(hessian_vector_product_of_an_mlp_matches_finite_differences)
     em_tensor *dot = em_add(em_sum(em_mul(g[0], v1), 0, NULL, false),
                             em_sum(em_mul(g[1], v2), 0, NULL, false));
     em_tensor *hv[2];
-    ck_assert_int_eq(em_tape_gradient(outer, dot, 2,
-                                      (em_tensor *[]){w1, w2}, hv), 0);
+    ck_assert_int_eq(
+        em_tape_gradient(outer, dot, 2, (em_tensor *[]){w1, w2}, hv), 0);
     em_tape_free(outer);
 
     /* (grad(w + eps v) - grad(w - eps v)) / (2 eps) */
@@ -258,8 +258,8 @@ START_TEST(custom_gradient_replaces_the_rule)
     em_tensor *x = scalar64(3);
     em_tape *tape = em_tape_begin(false);
     em_tape_watch(tape, x);
-    em_tensor *y = em_custom_gradient(square_forward, ten_backward, &calls, 1,
-                                      &x);
+    em_tensor *y =
+        em_custom_gradient(square_forward, ten_backward, &calls, 1, &x);
     assert_values(y, ((double[]){9}), 1, 0, 0);
     em_tensor *z = em_mul_scalar(y, 2);
     em_tensor *g;
@@ -274,8 +274,9 @@ END_TEST
 static em_tensor *custom_square(int n, em_tensor *const *in, void *user)
 {
     int calls = 0;
-    return em_sum(em_custom_gradient(square_forward, ten_backward, &calls, 1,
-                                     in), 0, NULL, false);
+    return em_sum(
+        em_custom_gradient(square_forward, ten_backward, &calls, 1, in), 0,
+        NULL, false);
 }
 
 static em_tensor *plain_square(int n, em_tensor *const *in, void *user)
@@ -342,10 +343,12 @@ int main(void)
     tcase_add_test(tc, vector_target_needs_an_output_gradient);
     tcase_add_test(tc, trainable_variables_are_watched_automatically);
     tcase_add_test(tc, second_derivative_of_cube_by_nested_tapes);
-    tcase_add_test(tc, hessian_vector_product_of_an_mlp_matches_finite_differences);
+    tcase_add_test(tc,
+                   hessian_vector_product_of_an_mlp_matches_finite_differences);
     tcase_add_test(tc, stop_gradient_cuts_the_path);
     tcase_add_test(tc, custom_gradient_replaces_the_rule);
-    tcase_add_test(tc, gradient_check_accepts_right_and_catches_wrong_gradients);
+    tcase_add_test(tc,
+                   gradient_check_accepts_right_and_catches_wrong_gradients);
     tcase_add_test(tc, gradients_are_owned_by_the_callers_scope);
     tcase_add_test(tc, null_inputs_are_refused_without_a_crash);
     return test_run(s);

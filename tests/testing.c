@@ -32,7 +32,8 @@ em_tensor *test_random(uint64_t seed, em_dtype dtype, int ndim,
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        values[i] = low + (high - low) * (double)(state >> 11) / 9007199254740992.0;
+        values[i] =
+            low + (high - low) * (double)(state >> 11) / 9007199254740992.0;
     }
     em_tensor *t64 = em_tensor_from_data(values, EM_FLOAT64, ndim, shape);
     free(values);
@@ -79,8 +80,8 @@ void test_assert_values(const char *file, int line, const em_tensor *t,
     free(got);
 }
 
-void test_assert_shape(const char *file, int line, const em_tensor *t,
-                       int ndim, const int64_t *shape)
+void test_assert_shape(const char *file, int line, const em_tensor *t, int ndim,
+                       const int64_t *shape)
 {
     if (!t) {
         const char *e = em_error_last();
@@ -89,8 +90,8 @@ void test_assert_shape(const char *file, int line, const em_tensor *t,
     char got[200], want[200];
     em_shape_format(em_tensor_ndim(t), em_tensor_shape(t), got, sizeof got);
     em_shape_format(ndim, shape, want, sizeof want);
-    ck_assert_msg(strcmp(got, want) == 0, "%s:%d: shape %s, expected %s",
-                  file, line, got, want);
+    ck_assert_msg(strcmp(got, want) == 0, "%s:%d: shape %s, expected %s", file,
+                  line, got, want);
 }
 
 void test_assert_error(const char *file, int line, const char **fragments)
@@ -99,8 +100,8 @@ void test_assert_error(const char *file, int line, const char **fragments)
     ck_assert_msg(e != NULL, "%s:%d: expected an error, none recorded", file,
                   line);
     for (const char **f = fragments; *f; f++)
-        ck_assert_msg(strstr(e, *f) != NULL,
-                      "%s:%d: error \"%s\" lacks \"%s\"", file, line, e, *f);
+        ck_assert_msg(strstr(e, *f) != NULL, "%s:%d: error \"%s\" lacks \"%s\"",
+                      file, line, e, *f);
 }
 
 TCase *test_case(Suite *suite, const char *name)

@@ -27,23 +27,23 @@ double test_at(const em_tensor *t, int64_t i);
 
 /* Fails the test unless t has `size` elements, each within
  * atol + rtol * |expected| of expected[i]. */
-#define assert_values(t, expected, size, atol, rtol)                         \
-    test_assert_values(__FILE__, __LINE__, (t), (expected), (size), (atol),  \
+#define assert_values(t, expected, size, atol, rtol)                           \
+    test_assert_values(__FILE__, __LINE__, (t), (expected), (size), (atol),    \
                        (rtol))
 void test_assert_values(const char *file, int line, const em_tensor *t,
                         const double *expected, int64_t size, double atol,
                         double rtol);
 
 /* Fails unless t has exactly this shape. */
-#define assert_shape(t, ndim, ...)                                           \
-    test_assert_shape(__FILE__, __LINE__, (t), (ndim),                       \
+#define assert_shape(t, ndim, ...)                                             \
+    test_assert_shape(__FILE__, __LINE__, (t), (ndim),                         \
                       (const int64_t[]){__VA_ARGS__})
-void test_assert_shape(const char *file, int line, const em_tensor *t,
-                       int ndim, const int64_t *shape);
+void test_assert_shape(const char *file, int line, const em_tensor *t, int ndim,
+                       const int64_t *shape);
 
 /* Fails unless an error is pending whose text contains every given
  * fragment (NULL-terminated list); clears it. */
-#define assert_error(...)                                                    \
+#define assert_error(...)                                                      \
     test_assert_error(__FILE__, __LINE__, (const char *[]){__VA_ARGS__, NULL})
 void test_assert_error(const char *file, int line, const char **fragments);
 

@@ -36,8 +36,7 @@ em_tensor *em_softmax_cross_entropy(em_tensor *logits, em_tensor *labels);
 /* Softmax cross-entropy with a probability distribution per row:
  * mean over rows of -sum(p * log_softmax(logits)); probs shaped like
  * logits. */
-em_tensor *em_softmax_cross_entropy_probs(em_tensor *logits,
-                                          em_tensor *probs);
+em_tensor *em_softmax_cross_entropy_probs(em_tensor *logits, em_tensor *probs);
 
 /* Fraction of rows whose argmax over the last axis equals the label:
  * a float32 0-d tensor. No gradient. */

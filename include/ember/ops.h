@@ -100,8 +100,7 @@ em_tensor *em_mean(em_tensor *x, int naxes, const int *axes, bool keepdims);
 em_tensor *em_max(em_tensor *x, int naxes, const int *axes, bool keepdims);
 em_tensor *em_min(em_tensor *x, int naxes, const int *axes, bool keepdims);
 /* Population variance (divides by n, as NumPy's default). */
-em_tensor *em_variance(em_tensor *x, int naxes, const int *axes,
-                       bool keepdims);
+em_tensor *em_variance(em_tensor *x, int naxes, const int *axes, bool keepdims);
 /* log(sum(exp(x))), stable for large |x|. */
 em_tensor *em_logsumexp(em_tensor *x, int naxes, const int *axes,
                         bool keepdims);

@@ -85,8 +85,7 @@ em_tensor *em_custom_gradient(em_forward_fn forward, em_backward_fn backward,
 
 /* ---- checking gradients -------------------------------------------------*/
 
-typedef em_tensor *(*em_scalar_fn)(int n, em_tensor *const *inputs,
-                                   void *user);
+typedef em_tensor *(*em_scalar_fn)(int n, em_tensor *const *inputs, void *user);
 
 /* Compares the tape gradient of fn (a one-element output) with central
  * finite differences computed in float64 (inputs are converted to float64

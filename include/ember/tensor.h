@@ -122,8 +122,7 @@ int em_tensor_format(const em_tensor *t, char *buf, size_t size);
 void em_tensor_print(const em_tensor *t, FILE *out);
 
 /* Shape as text, "[128,784]", into buf; returns buf. */
-char *em_shape_format(int ndim, const int64_t *shape, char *buf,
-                      size_t size);
+char *em_shape_format(int ndim, const int64_t *shape, char *buf, size_t size);
 
 /* ---- lifetime ------------------------------------------------------------ */
 
