@@ -52,6 +52,13 @@ em_tensor *em__dispatch(em__op op, em_tensor *const *in, int n,
     bool ok = def->infer(types, n, &attrs, &out_type, msg, sizeof msg);
     if (types != inline_types)
         free(types);
+    if (ok && !em__type_fits(&out_type)) {
+        char shape[200];
+        snprintf(msg, sizeof msg, "output shape %s has too many elements",
+                 em_shape_format(out_type.ndim, out_type.shape, shape,
+                                 sizeof shape));
+        ok = false;
+    }
     if (!ok) {
         em__error_op(def->name, in, n, msg);
         return NULL;

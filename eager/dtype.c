@@ -53,6 +53,19 @@ int64_t em__type_size(const em__type *type)
     return size;
 }
 
+bool em__type_fits(const em__type *type)
+{
+    /* Zero-size dimensions count as 1, so that strides stay representable
+     * too; the bound leaves room for the widest dtype's byte count. */
+    int64_t size = 1;
+    for (int i = 0; i < type->ndim; i++) {
+        int64_t d = type->shape[i] > 1 ? type->shape[i] : 1;
+        if (__builtin_mul_overflow(size, d, &size))
+            return false;
+    }
+    return size <= INT64_MAX / 8;
+}
+
 bool em__type_make(em__type *type, em_dtype dtype, int ndim,
                    const int64_t *shape)
 {
@@ -68,7 +81,7 @@ bool em__type_make(em__type *type, em_dtype dtype, int ndim,
             return false;
         type->shape[i] = shape[i];
     }
-    return true;
+    return em__type_fits(type);
 }
 
 bool em__type_equal_shape(const em__type *a, const em__type *b)

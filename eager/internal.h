@@ -128,9 +128,16 @@ bool em__scope_owns(const em_tensor *t);
 
 /* Element count of a type (1 for scalars). */
 int64_t em__type_size(const em__type *type);
-/* Makes a type from (dtype, ndim, shape); false when invalid. */
+/* True when the type's element count, with zero-size dimensions counted as
+ * 1, fits in int64 with room for 8-byte elements. */
+bool em__type_fits(const em__type *type);
+/* Makes a type from (dtype, ndim, shape); false when invalid or too big
+ * (em__type_fits). */
 bool em__type_make(em__type *type, em_dtype dtype, int ndim,
                    const int64_t *shape);
+/* em__type_make that records "<what>: <problem>" when it fails. */
+bool em__type_make_checked(em__type *type, const char *what, em_dtype dtype,
+                           int ndim, const int64_t *shape);
 bool em__type_equal_shape(const em__type *a, const em__type *b);
 /* "float32[128,784]" into buf; returns buf. */
 char *em__type_format(const em__type *type, char *buf, size_t size);

@@ -188,12 +188,8 @@ static em_tensor *new_float(const char *what, em_dtype dtype, int ndim,
         return NULL;
     }
     em__type type;
-    if (!em__type_make(&type, dtype, ndim, shape)) {
-        char text[160];
-        em__error("%s: negative dimension in shape %s", what,
-                  em_shape_format(ndim, shape, text, sizeof text));
+    if (!em__type_make_checked(&type, what, dtype, ndim, shape))
         return NULL;
-    }
     return em__tensor_new(&type);
 }
 

@@ -77,6 +77,12 @@ static em_tensor *tensor_alloc(const em__type *type, em__storage *storage)
 
 em_tensor *em__tensor_new(const em__type *type)
 {
+    if (!em__type_fits(type)) {
+        char text[200];
+        em__error("shape %s has too many elements",
+                  em__type_format(type, text, sizeof text));
+        return NULL;
+    }
     size_t bytes = (size_t)em__type_size(type) * em_dtype_size(type->dtype);
     em__storage *storage = storage_new(bytes);
     em_tensor *t = storage ? tensor_alloc(type, storage) : NULL;
@@ -159,8 +165,8 @@ void em__tensor_release_from_scope(em_tensor *t)
 
 /* ---- creation -------------------------------------------------------------*/
 
-static bool make_type(em__type *type, const char *what, em_dtype dtype,
-                      int ndim, const int64_t *shape)
+bool em__type_make_checked(em__type *type, const char *what, em_dtype dtype,
+                           int ndim, const int64_t *shape)
 {
     if (em__type_make(type, dtype, ndim, shape))
         return true;
@@ -172,7 +178,11 @@ static bool make_type(em__type *type, const char *what, em_dtype dtype,
         em__error("%s: shape is NULL for ndim %d", what, ndim);
     else {
         char text[160];
-        em__error("%s: negative dimension in shape %s", what,
+        bool negative = false;
+        for (int i = 0; i < ndim; i++)
+            negative = negative || shape[i] < 0;
+        em__error("%s: %s in shape %s", what,
+                  negative ? "negative dimension" : "too many elements",
                   em_shape_format(ndim, shape, text, sizeof text));
     }
     return false;
@@ -182,7 +192,7 @@ em_tensor *em_tensor_from_data(const void *data, em_dtype dtype, int ndim,
                                const int64_t *shape)
 {
     em__type type;
-    if (!make_type(&type, "tensor_from_data", dtype, ndim, shape))
+    if (!em__type_make_checked(&type, "tensor_from_data", dtype, ndim, shape))
         return NULL;
     int64_t size = em__type_size(&type);
     if (size > 0 && !data) {
@@ -199,7 +209,7 @@ em_tensor *em_tensor_from_data(const void *data, em_dtype dtype, int ndim,
 em_tensor *em_full(double value, em_dtype dtype, int ndim, const int64_t *shape)
 {
     em__type type;
-    if (!make_type(&type, "full", dtype, ndim, shape))
+    if (!em__type_make_checked(&type, "full", dtype, ndim, shape))
         return NULL;
     em_tensor *t = em__tensor_new(&type);
     if (!t)
@@ -271,7 +281,7 @@ em_tensor *em_arange(double start, double stop, double step, em_dtype dtype)
     }
     int64_t n = (int64_t)count;
     em__type type;
-    if (!make_type(&type, "arange", dtype, 1, &n))
+    if (!em__type_make_checked(&type, "arange", dtype, 1, &n))
         return NULL;
     em_tensor *t = em__tensor_new(&type);
     if (!t)

@@ -289,19 +289,26 @@ static bool accumulate(id_map *grads, const em_tensor *t, em_tensor *g)
     return true;
 }
 
-static bool check_gradient(const record *r, int i, const em_tensor *g)
+/* The gradient a rule gave for input i, checked against that input: the
+ * same shape, and its dtype (a float gradient of another width is
+ * converted; anything else is the rule's mistake). NULL with an error. */
+static em_tensor *checked_gradient(const record *r, int i, em_tensor *g)
 {
     const em_tensor *x = r->inputs[i];
-    if (em__type_equal_shape(&g->type, &x->type))
-        return true;
+    bool same_shape = em__type_equal_shape(&g->type, &x->type);
+    if (same_shape && g->type.dtype == x->type.dtype)
+        return g;
+    if (same_shape && em_dtype_is_float(g->type.dtype) &&
+        em_dtype_is_float(x->type.dtype))
+        return em_cast(g, x->type.dtype);
     char want[200], got[200];
-    em__error("tape_gradient: the gradient rule of %s gave %s for input %d "
-              "shaped %s",
+    em__error("tape_gradient: the gradient rule of %s gave %s for input %d, "
+              "which is %s",
               r->op == CUSTOM_OP ? "a custom function"
                                  : em__op_table[r->op].name,
               em__type_format(&g->type, got, sizeof got), i,
               em__type_format(&x->type, want, sizeof want));
-    return false;
+    return NULL;
 }
 
 static bool sweep(em_tape *tape, id_map *grads)
@@ -319,10 +326,12 @@ static bool sweep(em_tape *tape, id_map *grads)
         }
         memset(in_grads, 0, sizeof *in_grads * (size_t)(r->n > 8 ? r->n : 8));
         bool ok = record_gradients(r, g, in_grads);
-        for (int i = 0; ok && i < r->n; i++)
-            if (in_grads[i])
-                ok = check_gradient(r, i, in_grads[i]) &&
-                     accumulate(grads, r->inputs[i], in_grads[i]);
+        for (int i = 0; ok && i < r->n; i++) {
+            if (!in_grads[i])
+                continue;
+            em_tensor *checked = checked_gradient(r, i, in_grads[i]);
+            ok = checked && accumulate(grads, r->inputs[i], checked);
+        }
         if (in_grads != inline_grads)
             free(in_grads);
         if (!ok)
@@ -346,6 +355,12 @@ int em_tape_gradient_ex(em_tape *tape, em_tensor *target, int n,
                         em_tensor *const *sources, em_tensor **grads,
                         const em_gradient_options *options)
 {
+    if (n < 0 || (n > 0 && (!sources || !grads))) {
+        em__error("tape_gradient: needs n >= 0 and, for n > 0, sources and "
+                  "grads arrays (n = %d)",
+                  n);
+        return -1;
+    }
     for (int i = 0; i < n; i++)
         grads[i] = NULL;
     if (!tape) {
@@ -368,7 +383,8 @@ int em_tape_gradient_ex(em_tape *tape, em_tensor *target, int n,
     }
     em_tensor *seed = options ? options->output_gradient : NULL;
     char text[200], text2[200];
-    if (seed && !em__type_equal_shape(&seed->type, &target->type)) {
+    if (seed && (!em__type_equal_shape(&seed->type, &target->type) ||
+                 seed->type.dtype != target->type.dtype)) {
         em__error("tape_gradient: output gradient %s does not match target %s",
                   em__type_format(&seed->type, text, sizeof text),
                   em__type_format(&target->type, text2, sizeof text2));
@@ -429,6 +445,12 @@ em_tensor *em_custom_gradient(em_forward_fn forward, em_backward_fn backward,
         em__error("custom_gradient: forward and backward must not be NULL");
         return NULL;
     }
+    if (n < 0 || (n > 0 && !inputs)) {
+        em__error("custom_gradient: needs n >= 0 and, for n > 0, an inputs "
+                  "array (n = %d)",
+                  n);
+        return NULL;
+    }
     for (int i = 0; i < n; i++)
         if (!inputs[i]) {
             if (!em_error_pending())
@@ -439,8 +461,11 @@ em_tensor *em_custom_gradient(em_forward_fn forward, em_backward_fn backward,
     thread->record_paused++;
     em_tensor *out = forward(n, inputs, user);
     thread->record_paused--;
-    if (!out)
+    if (!out) {
+        if (!em_error_pending())
+            em__error("custom_gradient: the forward function returned NULL");
         return NULL;
+    }
     if (thread->recording_tapes > 0 && thread->record_paused == 0) {
         em__attrs none;
         memset(&none, 0, sizeof none);

@@ -331,6 +331,65 @@ START_TEST(null_inputs_are_refused_without_a_crash)
 }
 END_TEST
 
+START_TEST(null_arrays_and_negative_counts_are_refused)
+{
+    em_scope_begin();
+    em_tensor *x = scalar64(1);
+    em_tape *tape = em_tape_begin(true);
+    em_tape_watch(tape, x);
+    em_tensor *y = em_mul(x, x);
+    em_tensor *g = NULL;
+    ck_assert_int_eq(em_tape_gradient(tape, y, 1, NULL, &g), -1);
+    assert_error("tape_gradient", "sources");
+    ck_assert_int_eq(em_tape_gradient(tape, y, 1, &x, NULL), -1);
+    assert_error("tape_gradient", "grads");
+    ck_assert_int_eq(em_tape_gradient(tape, y, -1, &x, &g), -1);
+    assert_error("n = -1");
+    ck_assert_ptr_null(
+        em_custom_gradient(square_forward, ten_backward, NULL, 1, NULL));
+    assert_error("custom_gradient", "inputs");
+    ck_assert_ptr_null(
+        em_custom_gradient(square_forward, ten_backward, NULL, -1, &x));
+    assert_error("custom_gradient", "n = -1");
+    em_tape_free(tape);
+    em_scope_end();
+}
+END_TEST
+
+static int int_backward(int n, em_tensor *const *in, em_tensor *out,
+                        em_tensor *grad, em_tensor **grads, void *user)
+{
+    grads[0] = em_cast(grad, EM_INT32);
+    return 0;
+}
+
+START_TEST(a_gradient_of_the_wrong_dtype_is_refused)
+{
+    em_scope_begin();
+    int calls = 0;
+    em_tensor *x = em_scalar_f32(2);
+    em_tape *tape = em_tape_begin(false);
+    em_tape_watch(tape, x);
+    em_tensor *y =
+        em_custom_gradient(square_forward, int_backward, &calls, 1, &x);
+    em_tensor *g = NULL;
+    ck_assert_int_eq(em_tape_gradient(tape, y, 1, &x, &g), -1);
+    ck_assert_ptr_null(g);
+    assert_error("custom function", "int32", "float32");
+    em_tape_free(tape);
+
+    /* an output gradient must match the target's dtype as well as shape */
+    tape = em_tape_begin(false);
+    em_tape_watch(tape, x);
+    y = em_mul(x, x);
+    em_gradient_options options = {.output_gradient = scalar64(1)};
+    ck_assert_int_eq(em_tape_gradient_ex(tape, y, 1, &x, &g, &options), -1);
+    assert_error("output gradient", "float64", "float32");
+    em_tape_free(tape);
+    em_scope_end();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tape");
@@ -351,5 +410,7 @@ int main(void)
                    gradient_check_accepts_right_and_catches_wrong_gradients);
     tcase_add_test(tc, gradients_are_owned_by_the_callers_scope);
     tcase_add_test(tc, null_inputs_are_refused_without_a_crash);
+    tcase_add_test(tc, null_arrays_and_negative_counts_are_refused);
+    tcase_add_test(tc, a_gradient_of_the_wrong_dtype_is_refused);
     return test_run(s);
 }

@@ -154,6 +154,27 @@ START_TEST(retain_then_free_inside_a_scope_leaves_the_scope_owner)
 }
 END_TEST
 
+START_TEST(shapes_whose_element_count_overflows_are_refused)
+{
+    /* 3 * 6148914691236517206 wraps to 2 in int64 arithmetic */
+    int64_t wraps[] = {3, 6148914691236517206};
+    ck_assert_ptr_null(em_zeros(EM_FLOAT32, 2, wraps));
+    assert_error("full", "too many elements", "[3,6148914691236517206]");
+    /* a zero-size dimension does not excuse the others' product */
+    int64_t strides[] = {0, INT64_MAX, INT64_MAX};
+    ck_assert_ptr_null(em_zeros(EM_FLOAT32, 3, strides));
+    assert_error("too many elements");
+    ck_assert_ptr_null(em_random_uniform(NULL, 0, 1, EM_FLOAT32, 2,
+                                         (int64_t[]){1LL << 40, 1LL << 40}));
+    assert_error("too many elements");
+    /* an op whose output would overflow says so under its own name */
+    em_tensor *labels = test_i64(1, (int64_t[]){3}, (int64_t[]){0, 1, 2});
+    ck_assert_ptr_null(em_one_hot(labels, 6148914691236517206, EM_FLOAT32));
+    assert_error("one_hot", "too many elements");
+    em_tensor_free(labels);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tensor");
@@ -170,5 +191,6 @@ int main(void)
     tcase_add_test(tc, free_inside_a_scope_does_not_double_release);
     tcase_add_test(tc, retain_outlives_the_scope);
     tcase_add_test(tc, retain_then_free_inside_a_scope_leaves_the_scope_owner);
+    tcase_add_test(tc, shapes_whose_element_count_overflows_are_refused);
     return test_run(s);
 }
