@@ -13,6 +13,29 @@ em__hooks em__hooks_installed;
 /* Inputs beyond this count (concat of many tensors) use the heap. */
 #define INLINE_INPUTS 16
 
+/* While tracing, an op becomes a node when it reads a symbolic tensor or a
+ * variable (whose value must be read at every call) or writes a variable;
+ * ops on constants alone run now, which folds them. */
+static bool must_trace(const em__op_def *def, em_tensor *const *in, int n)
+{
+    if (def->flags & EM__OP_IN_PLACE)
+        return true;
+    for (int i = 0; i < n; i++)
+        if (in[i]->flags & (EM__TENSOR_SYMBOLIC | EM__TENSOR_VARIABLE))
+            return true;
+    return false;
+}
+
+/* Lets recording tapes see the call. */
+static void record(const em__thread *thread, em__op op, em_tensor *const *in,
+                   int n, const em__attrs *attrs, em_tensor *out)
+{
+    if (thread->recording_tapes > 0 && thread->record_paused == 0 &&
+        !(em__op_table[op].flags & EM__OP_NO_GRAD) &&
+        em__hooks_installed.record)
+        em__hooks_installed.record(op, in, n, attrs, out);
+}
+
 em_tensor *em__dispatch(em__op op, em_tensor *const *in, int n,
                         const em__attrs *attrs_in)
 {
@@ -64,6 +87,16 @@ em_tensor *em__dispatch(em__op op, em_tensor *const *in, int n,
         return NULL;
     }
 
+    em__thread *thread = em__thread_state();
+    if (thread->tracing && em__hooks_installed.trace &&
+        must_trace(def, in, n)) {
+        em_tensor *traced =
+            em__hooks_installed.trace(op, in, n, &attrs, &out_type);
+        if (traced)
+            record(thread, op, in, n, &attrs, traced);
+        return traced;
+    }
+
     if (def->flags & EM__OP_IN_PLACE) {
         if (!def->cpu(in[0], in, n, &attrs, msg, sizeof msg)) {
             em__error_op(def->name, in, n, msg);
@@ -86,9 +119,6 @@ em_tensor *em__dispatch(em__op op, em_tensor *const *in, int n,
     if (!out)
         return NULL;
 
-    em__thread *thread = em__thread_state();
-    if (thread->recording_tapes > 0 && thread->record_paused == 0 &&
-        !(def->flags & EM__OP_NO_GRAD) && em__hooks_installed.record)
-        em__hooks_installed.record(op, in, n, &attrs, out);
+    record(thread, op, in, n, &attrs, out);
     return out;
 }

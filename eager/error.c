@@ -36,6 +36,7 @@ void em__error(const char *fmt, ...)
     va_end(args);
     errors.current = next;
     errors.pending = true;
+    thread_state.errors++;
     em__log(EM_LOG_DEBUG, "error: %s", errors.text[next]);
 }
 
@@ -51,10 +52,14 @@ void em__error_op(const char *op, em_tensor *const *in, int n,
         used += (size_t)snprintf(inputs + used, sizeof inputs - used, "%s%s",
                                  i ? ", " : "", type);
     }
+    const char *tracing = thread_state.tracing;
+    char where[200] = "";
+    if (tracing)
+        snprintf(where, sizeof where, " (while tracing %s)", tracing);
     if (n > 0)
-        em__error("%s: %s (inputs: %s)", op, detail, inputs);
+        em__error("%s: %s (inputs: %s)%s", op, detail, inputs, where);
     else
-        em__error("%s: %s", op, detail);
+        em__error("%s: %s%s", op, detail, where);
 }
 
 const char *em_error_last(void)
@@ -87,8 +92,17 @@ static em_log_level log_level = EM_LOG_WARN;
 static em_log_handler log_handler;
 static void *log_user;
 
+static char dump_kinds[128];
+static const char *dump_dir = "ember-dump";
+
 static void read_environment(void)
 {
+    const char *dump = getenv("EMBER_DUMP");
+    if (dump)
+        snprintf(dump_kinds, sizeof dump_kinds, ",%s,", dump);
+    const char *dir = getenv("EMBER_DUMP_DIR");
+    if (dir && *dir)
+        dump_dir = dir;
     const char *level = getenv("EMBER_LOG");
     if (!level || !*level)
         return;
@@ -107,6 +121,12 @@ static void read_environment(void)
 void em_log_set_level(em_log_level level)
 {
     pthread_once(&config_once, read_environment);
+    if ((unsigned)level > EM_LOG_DEBUG) {
+        em__error("log_set_level: level %d is not one of EM_LOG_ERROR (0) "
+                  "to EM_LOG_DEBUG (3); the level stays %d",
+                  (int)level, (int)log_level);
+        return;
+    }
     log_level = level;
 }
 
@@ -120,6 +140,14 @@ void em_log_set_handler(em_log_handler handler, void *user)
 {
     log_handler = handler;
     log_user = user;
+}
+
+const char *em__dump_dir(const char *kind)
+{
+    pthread_once(&config_once, read_environment);
+    char key[40];
+    snprintf(key, sizeof key, ",%s,", kind);
+    return strstr(dump_kinds, key) ? dump_dir : NULL;
 }
 
 bool em__log_enabled(em_log_level level)

@@ -94,6 +94,9 @@ typedef struct em__storage {
 enum {
     EM__TENSOR_VARIABLE = 1u << 0,
     EM__TENSOR_TRAINABLE = 1u << 1,
+    /* A value of a graph being traced: no storage, only a type and the
+     * node that will compute it. */
+    EM__TENSOR_SYMBOLIC = 1u << 2,
 };
 
 struct em_tensor {
@@ -106,7 +109,9 @@ struct em_tensor {
     uint64_t id;        /* unique for the life of the process */
     int64_t scope_slot; /* index in the scope list, or -1 */
     unsigned flags;
-    char *name; /* variables only */
+    char *name;   /* variables only */
+    void *graph;  /* symbolic tensors: the graph being traced */
+    int32_t node; /* symbolic tensors: the node computing it there */
 };
 
 /* A tensor of the given type with uninitialised storage, owned by the
@@ -116,6 +121,12 @@ em_tensor *em__tensor_new(const em__type *type);
  * em_tensor_retain / em_tensor_free they never touch scope ownership. */
 em_tensor *em__tensor_ref(em_tensor *t);
 void em__tensor_unref(em_tensor *t);
+/* A symbolic tensor (no storage) of the given type for node `node` of
+ * `graph`, owned by the innermost scope (or the caller). */
+em_tensor *em__tensor_symbolic(const em__type *type, void *graph, int32_t node);
+/* False, with an error naming `what` and the traced function, when t is
+ * symbolic: its value does not exist until the graph runs. */
+bool em__tensor_readable(const em_tensor *t, const char *what);
 /* A tensor of the given type sharing src's storage (sizes must agree). */
 em_tensor *em__tensor_view(em_tensor *src, const em__type *type);
 /* Hands a freshly made tensor to the innermost scope, if any. */
@@ -167,8 +178,18 @@ void em__convert(const void *src, em_dtype from, void *dst, em_dtype to,
  * after every op while this thread has a recording tape. */
 typedef void (*em__record_fn)(em__op op, em_tensor *const *in, int n,
                               const em__attrs *attrs, em_tensor *out);
+/* The tracer installs `trace` when a function is first traced; dispatch
+ * calls it instead of running a kernel while this thread traces and an
+ * input is symbolic or a variable (or the op writes a variable). It
+ * returns the symbolic output (in[0] for in-place ops), or NULL with an
+ * error. `variable_created` lets the tracer lift variables made while it
+ * traces; it returns false (with an error) to refuse one. */
+typedef em_tensor *(*em__trace_fn)(em__op op, em_tensor *const *in, int n,
+                                   const em__attrs *attrs, const em__type *out);
 typedef struct em__hooks {
     em__record_fn record;
+    em__trace_fn trace;
+    bool (*variable_created)(em_tensor *variable);
 } em__hooks;
 extern em__hooks em__hooks_installed;
 
@@ -176,6 +197,8 @@ extern em__hooks em__hooks_installed;
 typedef struct em__thread {
     int recording_tapes; /* tapes recording on this thread */
     int record_paused;   /* > 0 while gradients or custom fns run */
+    const char *tracing; /* name of the function being traced, or NULL */
+    uint64_t errors;     /* errors recorded so far on this thread */
 } em__thread;
 em__thread *em__thread_state(void);
 
@@ -190,5 +213,10 @@ void em__error_op(const char *op, em_tensor *const *in, int n,
 void em__log(em_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 bool em__log_enabled(em_log_level level);
+
+/* The folder to write `kind` dumps to ("graph", "llvm", ...) when
+ * EMBER_DUMP lists that kind, else NULL. EMBER_DUMP_DIR names the folder
+ * (default ./ember-dump). */
+const char *em__dump_dir(const char *kind);
 
 #endif

@@ -66,11 +66,13 @@ static em_tensor *tensor_alloc(const em__type *type, em__storage *storage)
     t->type = *type;
     t->size = em__type_size(type);
     t->storage = storage;
-    t->data = storage->data;
+    t->data = storage ? storage->data : NULL;
     t->id = atomic_fetch_add(&next_id, 1);
     t->scope_slot = -1;
     t->flags = 0;
     t->name = NULL;
+    t->graph = NULL;
+    t->node = -1;
     atomic_fetch_add(&live_tensors, 1);
     return t;
 }
@@ -96,6 +98,32 @@ em_tensor *em__tensor_new(const em__type *type)
     }
     em__scope_adopt(t);
     return t;
+}
+
+em_tensor *em__tensor_symbolic(const em__type *type, void *graph, int32_t node)
+{
+    em_tensor *t = tensor_alloc(type, NULL);
+    if (!t) {
+        em__error("out of memory");
+        return NULL;
+    }
+    t->flags = EM__TENSOR_SYMBOLIC;
+    t->graph = graph;
+    t->node = node;
+    em__scope_adopt(t);
+    return t;
+}
+
+bool em__tensor_readable(const em_tensor *t, const char *what)
+{
+    if (!(t->flags & EM__TENSOR_SYMBOLIC))
+        return true;
+    const char *fn = em__thread_state()->tracing;
+    em__error("%s: the tensor is symbolic while tracing '%s' and has no "
+              "value yet; return it from the function, or branch with "
+              "em_cond / em_while_loop instead of reading it",
+              what, fn ? fn : "a function");
+    return false;
 }
 
 em_tensor *em__tensor_view(em_tensor *src, const em__type *type)
@@ -130,7 +158,8 @@ static void tensor_release(em_tensor *t)
 {
     if (--t->refcount > 0)
         return;
-    storage_release(t->storage);
+    if (t->storage)
+        storage_release(t->storage);
     free(t->name);
     free(t);
     atomic_fetch_sub(&live_tensors, 1);
@@ -327,32 +356,44 @@ size_t em_tensor_nbytes(const em_tensor *t)
 
 void *em_tensor_data(em_tensor *t)
 {
-    return t ? t->data : NULL;
+    if (!t || !em__tensor_readable(t, "tensor_data"))
+        return NULL;
+    return t->data;
 }
 
 int em_tensor_copy_to(const em_tensor *t, void *dst, em_dtype dtype,
                       size_t bytes)
 {
-    if (!t)
+    if (!t) {
+        if (!em_error_pending())
+            em__error("tensor_copy_to: tensor is NULL");
         return -1;
+    }
     if ((unsigned)dtype >= EM_DTYPE_COUNT) {
         em__error("tensor_copy_to: invalid dtype %d", (int)dtype);
         return -1;
     }
     size_t need = (size_t)t->size * em_dtype_size(dtype);
-    if (bytes < need || (!dst && need > 0)) {
+    if (!dst && need > 0) {
+        em__error("tensor_copy_to: dst is NULL (%zu bytes needed for %lld "
+                  "%s elements)",
+                  need, (long long)t->size, em_dtype_name(dtype));
+        return -1;
+    }
+    if (bytes < need) {
         em__error("tensor_copy_to: %zu bytes needed for %lld %s elements, "
                   "%zu given",
                   need, (long long)t->size, em_dtype_name(dtype), bytes);
         return -1;
     }
-    em__convert(t->data, t->type.dtype, dst, dtype, t->size);
+    if (need > 0)
+        em__convert(t->data, t->type.dtype, dst, dtype, t->size);
     return 0;
 }
 
 double em_tensor_item(const em_tensor *t)
 {
-    if (!t)
+    if (!t || !em__tensor_readable(t, "item"))
         return NAN;
     if (t->size != 1) {
         char text[200];

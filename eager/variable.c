@@ -15,6 +15,8 @@ em_tensor *em_variable_new(const char *name, em_tensor *initial, bool trainable)
             em__error("variable_new: initial value is NULL");
         return NULL;
     }
+    if (!em__tensor_readable(initial, "variable_new"))
+        return NULL;
     em_tensor *v = em__tensor_new(&initial->type);
     if (!v)
         return NULL;
@@ -25,6 +27,11 @@ em_tensor *em_variable_new(const char *name, em_tensor *initial, bool trainable)
     if (!v->name) {
         em_tensor_free(v);
         em__error("variable_new: out of memory");
+        return NULL;
+    }
+    if (em__thread_state()->tracing && em__hooks_installed.variable_created &&
+        !em__hooks_installed.variable_created(v)) {
+        em_tensor_free(v);
         return NULL;
     }
     return v;

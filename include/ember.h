@@ -18,5 +18,6 @@
 #include "ember/variable.h"
 #include "ember/optim.h"
 #include "ember/data.h"
+#include "ember/trace.h"
 
 #endif

@@ -218,6 +218,31 @@ void em_tape_stop(em_tape *tape)
     em__thread_state()->recording_tapes--;
 }
 
+void *em__tape_suspend(void)
+{
+    em_tape *top = recording_top;
+    int count = 0;
+    for (em_tape *t = top; t; t = t->below)
+        count++;
+    recording_top = NULL;
+    em__thread_state()->recording_tapes -= count;
+    return top;
+}
+
+void em__tape_resume(void *suspended)
+{
+    em_tape *top = suspended;
+    int count = 0;
+    for (em_tape *t = top; t; t = t->below)
+        count++;
+    /* Tapes begun while suspended and not stopped stay above the old ones. */
+    em_tape **bottom = &recording_top;
+    while (*bottom)
+        bottom = &(*bottom)->below;
+    *bottom = top;
+    em__thread_state()->recording_tapes += count;
+}
+
 bool em_tape_is_recording(void)
 {
     return recording_top != NULL;

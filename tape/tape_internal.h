@@ -38,6 +38,12 @@ em_tensor *em__grad_unbroadcast(em_tensor *g, const em_tensor *like);
  * of becoming 0 * inf = NaN. */
 em_tensor *em__grad_keep_zeros(em_tensor *grad, em_tensor *product);
 
+/* Hides this thread's recording tapes (a tracer does so: a trace must not
+ * leave symbolic records on tapes begun outside it) and returns them for
+ * em__tape_resume, which must be called in the reverse order. */
+void *em__tape_suspend(void);
+void em__tape_resume(void *suspended);
+
 #define EM__GRAD(name)                                                         \
     bool em__grad_##name(const em__grad_call *call, em_tensor *grad,           \
                          em_tensor **grads)

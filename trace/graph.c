@@ -1,0 +1,331 @@
+/*
+ * trace/graph.c - building, checking, compacting and printing graphs.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph.h"
+
+em__graph *em__graph_new(const char *name)
+{
+    em__graph *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->name = strdup(name ? name : "traced");
+    if (!g->name) {
+        free(g);
+        return NULL;
+    }
+    return g;
+}
+
+static void node_release(em__node *node)
+{
+    free(node->inputs);
+    free(node->name);
+    if (node->value)
+        em__tensor_unref(node->value);
+    node->inputs = NULL;
+    node->name = NULL;
+    node->value = NULL;
+}
+
+void em__graph_free(em__graph *g)
+{
+    if (!g)
+        return;
+    for (int i = 0; i < g->len; i++)
+        node_release(&g->nodes[i]);
+    free(g->nodes);
+    free(g->outputs);
+    free(g->name);
+    free(g);
+}
+
+int em__graph_add(em__graph *g, em__node_kind kind, em__op op,
+                  const int *inputs, int n_in, const em__attrs *attrs,
+                  const em__type *type, em_tensor *value)
+{
+    if (g->len == g->cap) {
+        int cap = g->cap ? g->cap * 2 : 64;
+        em__node *p = realloc(g->nodes, sizeof *p * (size_t)cap);
+        if (!p) {
+            em__error("trace: out of memory adding a node to '%s'", g->name);
+            return -1;
+        }
+        g->nodes = p;
+        g->cap = cap;
+    }
+    em__node *node = &g->nodes[g->len];
+    memset(node, 0, sizeof *node);
+    if (n_in > 0) {
+        node->inputs = malloc(sizeof(int) * (size_t)n_in);
+        if (!node->inputs) {
+            em__error("trace: out of memory adding a node to '%s'", g->name);
+            return -1;
+        }
+        memcpy(node->inputs, inputs, sizeof(int) * (size_t)n_in);
+    }
+    node->kind = kind;
+    node->op = op;
+    node->n_in = n_in;
+    if (attrs)
+        node->attrs = *attrs;
+    node->type = *type;
+    node->value = value ? em__tensor_ref(value) : NULL;
+    node->index = -1;
+    return g->len++;
+}
+
+bool em__node_has_effect(const em__node *node)
+{
+    return node->kind == EM__NODE_OP &&
+           (em__op_table[node->op].flags & EM__OP_IN_PLACE);
+}
+
+void em__graph_replace_uses(em__graph *g, int from, int to)
+{
+    for (int i = 0; i < g->len; i++)
+        for (int j = 0; j < g->nodes[i].n_in; j++)
+            if (g->nodes[i].inputs[j] == from)
+                g->nodes[i].inputs[j] = to;
+    for (int i = 0; i < g->n_outputs; i++)
+        if (g->outputs[i] == from)
+            g->outputs[i] = to;
+}
+
+bool em__graph_compact(em__graph *g)
+{
+    int *remap = malloc(sizeof(int) * (size_t)(g->len ? g->len : 1));
+    if (!remap)
+        return false;
+    int kept = 0;
+    for (int i = 0; i < g->len; i++) {
+        if (g->nodes[i].dead) {
+            remap[i] = -1;
+            node_release(&g->nodes[i]);
+            continue;
+        }
+        remap[i] = kept;
+        g->nodes[kept++] = g->nodes[i];
+    }
+    for (int i = 0; i < kept; i++)
+        for (int j = 0; j < g->nodes[i].n_in; j++)
+            g->nodes[i].inputs[j] = remap[g->nodes[i].inputs[j]];
+    for (int i = 0; i < g->n_outputs; i++)
+        g->outputs[i] = remap[g->outputs[i]];
+    g->len = kept;
+    free(remap);
+    return true;
+}
+
+int em__graph_live_nodes(const em__graph *g)
+{
+    int n = 0;
+    for (int i = 0; i < g->len; i++)
+        n += !g->nodes[i].dead;
+    return n;
+}
+
+bool em__graph_verify(const em__graph *g, char *msg, size_t size)
+{
+    char a[200], b[200];
+    for (int i = 0; i < g->len; i++) {
+        const em__node *node = &g->nodes[i];
+        if (node->dead)
+            continue;
+        const em__type *types[EM_MAX_DIMS * 4];
+        if (node->n_in > (int)(sizeof types / sizeof *types)) {
+            snprintf(msg, size, "%%%d has %d inputs", i, node->n_in);
+            return false;
+        }
+        for (int j = 0; j < node->n_in; j++) {
+            int in = node->inputs[j];
+            if (in < 0 || in >= i || g->nodes[in].dead) {
+                snprintf(msg, size,
+                         "%%%d: input %d is %%%d, not an earlier "
+                         "live node",
+                         i, j, in);
+                return false;
+            }
+            types[j] = &g->nodes[in].type;
+        }
+        if (node->kind != EM__NODE_OP)
+            continue;
+        const em__op_def *def = &em__op_table[node->op];
+        em__attrs attrs = node->attrs;
+        em__type want;
+        char detail[300];
+        if (!def->infer(types, node->n_in, &attrs, &want, detail,
+                        sizeof detail)) {
+            snprintf(msg, size, "%%%d = %s: %s", i, def->name, detail);
+            return false;
+        }
+        if (want.dtype != node->type.dtype ||
+            !em__type_equal_shape(&want, &node->type)) {
+            snprintf(msg, size, "%%%d = %s: typed %s, its inputs give %s", i,
+                     def->name, em__type_format(&node->type, a, sizeof a),
+                     em__type_format(&want, b, sizeof b));
+            return false;
+        }
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        int o = g->outputs[i];
+        if (o < 0 || o >= g->len || g->nodes[o].dead) {
+            snprintf(msg, size, "output %d is %%%d, not a live node", i, o);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- text ----------------------------------------------------------------*/
+
+typedef struct text {
+    char *buf;
+    size_t size, used;
+} text;
+
+static void put(text *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void put(text *t, const char *fmt, ...)
+{
+    va_list args;
+    va_start(args, fmt);
+    size_t room = t->used < t->size ? t->size - t->used : 0;
+    int n = vsnprintf(room ? t->buf + t->used : NULL, room, fmt, args);
+    va_end(args);
+    if (n > 0)
+        t->used += (size_t)n;
+}
+
+static void put_ints(text *t, const char *key, int n, const int *v)
+{
+    put(t, " %s=[", key);
+    for (int i = 0; i < n; i++)
+        put(t, "%s%d", i ? "," : "", v[i]);
+    put(t, "]");
+}
+
+/* The attributes that differ from their zero defaults; the output type
+ * already shows cast's and one_hot's dtype. */
+static void put_attrs(text *t, const em__attrs *a)
+{
+    char shape[200];
+    if (a->naxes > 0)
+        put_ints(t, "axes", a->naxes, a->axes);
+    if (a->axis != 0)
+        put(t, " axis=%d", a->axis);
+    if (a->keepdims)
+        put(t, " keepdims");
+    if (a->transpose_a)
+        put(t, " transpose_a");
+    if (a->transpose_b)
+        put(t, " transpose_b");
+    if (a->alpha != 0)
+        put(t, " alpha=%g", a->alpha);
+    if (a->depth != 0)
+        put(t, " depth=%lld", (long long)a->depth);
+    if (a->ndim > 0)
+        put(t, " shape=%s",
+            em_shape_format(a->ndim, a->shape, shape, sizeof shape));
+}
+
+static void put_node(text *t, const em__graph *g, int i)
+{
+    const em__node *node = &g->nodes[i];
+    char type[200];
+    em__type_format(&node->type, type, sizeof type);
+    put(t, "  %%%d = ", i);
+    switch (node->kind) {
+    case EM__NODE_INPUT:
+        put(t, "input %d", node->index);
+        break;
+    case EM__NODE_CONST:
+        if (node->value && node->value->size == 1)
+            put(t, "const %g",
+                em__load_f64(node->value->data, node->type.dtype, 0));
+        else
+            put(t, "const");
+        break;
+    case EM__NODE_VARIABLE:
+        put(t, "variable \"%s\"", node->value ? node->value->name : "?");
+        break;
+    case EM__NODE_OP:
+        put(t, "%s(", em__op_table[node->op].name);
+        for (int j = 0; j < node->n_in; j++)
+            put(t, "%s%%%d", j ? ", " : "", node->inputs[j]);
+        put(t, ")");
+        put_attrs(t, &node->attrs);
+        break;
+    }
+    put(t, " : %s", type);
+    if (node->name)
+        put(t, "  # %s", node->name);
+    put(t, "\n");
+}
+
+int em__graph_format(const em__graph *g, char *buf, size_t size)
+{
+    text t = {buf, size, 0};
+    if (size)
+        buf[0] = '\0';
+    put(&t, "graph %s(", g->name);
+    int shown = 0;
+    for (int i = 0; i < g->len; i++) {
+        if (g->nodes[i].dead || g->nodes[i].kind != EM__NODE_INPUT)
+            continue;
+        char type[200];
+        put(&t, "%s%%%d: %s", shown++ ? ", " : "", i,
+            em__type_format(&g->nodes[i].type, type, sizeof type));
+    }
+    put(&t, ") {\n");
+    for (int i = 0; i < g->len; i++)
+        if (!g->nodes[i].dead && g->nodes[i].kind != EM__NODE_INPUT)
+            put_node(&t, g, i);
+    put(&t, "  return (");
+    for (int i = 0; i < g->n_outputs; i++)
+        put(&t, "%s%%%d", i ? ", " : "", g->outputs[i]);
+    put(&t, ")\n}\n");
+    return (int)t.used;
+}
+
+int em__graph_format_dot(const em__graph *g, char *buf, size_t size)
+{
+    text t = {buf, size, 0};
+    if (size)
+        buf[0] = '\0';
+    put(&t,
+        "digraph \"%s\" {\n  rankdir=TB;\n  node [shape=box, "
+        "fontname=monospace];\n",
+        g->name);
+    for (int i = 0; i < g->len; i++) {
+        const em__node *node = &g->nodes[i];
+        if (node->dead)
+            continue;
+        char type[200];
+        em__type_format(&node->type, type, sizeof type);
+        const char *label = node->kind == EM__NODE_INPUT   ? "input"
+                            : node->kind == EM__NODE_CONST ? "const"
+                            : node->kind == EM__NODE_VARIABLE
+                                ? "variable"
+                                : em__op_table[node->op].name;
+        const char *style = node->kind == EM__NODE_OP ? "" : ", style=rounded";
+        put(&t, "  n%d [label=\"%%%d %s%s%s\\n%s\"%s];\n", i, i, label,
+            node->kind == EM__NODE_VARIABLE ? " " : "",
+            node->kind == EM__NODE_VARIABLE && node->value ? node->value->name
+                                                           : "",
+            type, style);
+        for (int j = 0; j < node->n_in; j++)
+            put(&t, "  n%d -> n%d;\n", node->inputs[j], i);
+    }
+    for (int i = 0; i < g->n_outputs; i++)
+        put(&t,
+            "  out%d [label=\"out:%d\", shape=plaintext];\n  n%d -> "
+            "out%d;\n",
+            i, i, g->outputs[i], i);
+    put(&t, "}\n");
+    return (int)t.used;
+}

@@ -1,0 +1,704 @@
+/*
+ * trace/trace.c - em_trace_fn: tracing a C function into a graph, caching
+ * concrete functions by signature, and calling them.
+ *
+ * Tracing installs two hooks in dispatch: ops that read a symbolic tensor
+ * or a variable (or write one) append a node instead of computing, and
+ * variables created meanwhile are lifted into the function. Tapes begun
+ * outside the trace are suspended while it runs, so that they never hold
+ * symbolic records.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "executor.h"
+#include "passes.h"
+#include "tape_internal.h"
+
+#define DEFAULT_RETRACE_WARNING 5
+#define DEFAULT_MAX_OUTPUTS 16
+#define MAX_STATIC_KEY 256
+
+struct em_concrete {
+    em_function *owner;
+    int n_inputs;
+    em__type *types;           /* exact input types */
+    unsigned char *static_key; /* the key bytes it was traced for */
+    size_t static_key_size;
+    em__graph *graph;
+    em__plan *plan;
+    em_concrete *next;
+};
+
+struct em_function {
+    em_traced_body body;
+    void *user;
+    char *name;
+    int n_signature;
+    em_input_spec *signature;
+    unsigned char *static_key;
+    size_t static_key_size;
+    em_static_key_fn static_key_fn;
+    int retrace_warning;
+    int max_outputs;
+    em_concrete *concretes;
+    em_function_stats stats;
+    int64_t distinct_signatures; /* traces that were not specialisations */
+    bool warned;
+    em_tensor **lifted; /* variables created by the first trace */
+    int n_lifted, cap_lifted;
+};
+
+/* The state of the trace in progress on this thread. */
+typedef struct tracer {
+    em_function *fn;
+    em__graph *graph;
+    uint64_t *captured_ids; /* const and variable captures, by tensor id */
+    int *captured_nodes;
+    int n_captured, cap_captured;
+    bool first_trace;
+    struct tracer *outer;
+} tracer;
+
+static _Thread_local tracer *current;
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+bool em_is_tracing(void)
+{
+    return current != NULL;
+}
+
+/* ---- the hooks
+ * -------------------------------------------------------------*/
+
+/* The node standing for t in the graph being traced: its own node when
+ * symbolic, else a capture made once per tensor. -1 with an error. */
+static int node_of(tracer *tr, em_tensor *t)
+{
+    if (t->flags & EM__TENSOR_SYMBOLIC) {
+        if (t->graph == tr->graph)
+            return t->node;
+        em__error("trace: '%s' uses a symbolic tensor of another trace (one "
+                  "kept from an earlier call of a traced function?)",
+                  tr->fn->name);
+        return -1;
+    }
+    for (int i = 0; i < tr->n_captured; i++)
+        if (tr->captured_ids[i] == t->id)
+            return tr->captured_nodes[i];
+    if (tr->n_captured == tr->cap_captured) {
+        int cap = tr->cap_captured ? tr->cap_captured * 2 : 16;
+        uint64_t *ids = realloc(tr->captured_ids, sizeof *ids * (size_t)cap);
+        if (ids)
+            tr->captured_ids = ids;
+        int *nodes = realloc(tr->captured_nodes, sizeof *nodes * (size_t)cap);
+        if (nodes)
+            tr->captured_nodes = nodes;
+        if (!ids || !nodes) {
+            em__error("trace: out of memory");
+            return -1;
+        }
+        tr->cap_captured = cap;
+    }
+    em__node_kind kind =
+        (t->flags & EM__TENSOR_VARIABLE) ? EM__NODE_VARIABLE : EM__NODE_CONST;
+    int id = em__graph_add(tr->graph, kind, 0, NULL, 0, NULL, &t->type, t);
+    if (id < 0)
+        return -1;
+    tr->captured_ids[tr->n_captured] = t->id;
+    tr->captured_nodes[tr->n_captured++] = id;
+    return id;
+}
+
+static em_tensor *trace_op(em__op op, em_tensor *const *in, int n,
+                           const em__attrs *attrs, const em__type *out)
+{
+    tracer *tr = current;
+    int inline_ids[16] = {0};
+    int *ids = n > 16 ? malloc(sizeof(int) * (size_t)n) : inline_ids;
+    if (!ids) {
+        em__error("trace: out of memory");
+        return NULL;
+    }
+    int node = 0;
+    for (int i = 0; i < n && node >= 0; i++)
+        node = ids[i] = node_of(tr, in[i]);
+    if (node >= 0)
+        node =
+            em__graph_add(tr->graph, EM__NODE_OP, op, ids, n, attrs, out, NULL);
+    if (ids != inline_ids)
+        free(ids);
+    if (node < 0)
+        return NULL;
+    if (em__op_table[op].flags & EM__OP_IN_PLACE)
+        return in[0];
+    return em__tensor_symbolic(out, tr->graph, node);
+}
+
+static bool variable_created(em_tensor *v)
+{
+    tracer *tr = current;
+    em_function *f = tr->fn;
+    if (!tr->first_trace) {
+        em__error("variable_new: '%s' creates variable '%s' while tracing "
+                  "again (for a new signature); create variables outside "
+                  "the function, or only on its first trace",
+                  f->name, v->name);
+        return false;
+    }
+    if (f->n_lifted == f->cap_lifted) {
+        int cap = f->cap_lifted ? f->cap_lifted * 2 : 8;
+        em_tensor **p = realloc(f->lifted, sizeof *p * (size_t)cap);
+        if (!p) {
+            em__error("trace: out of memory");
+            return false;
+        }
+        f->lifted = p;
+        f->cap_lifted = cap;
+    }
+    f->lifted[f->n_lifted++] = em__tensor_ref(v);
+    return true;
+}
+
+em_tensor *em_trace_name(em_tensor *t, const char *name)
+{
+    tracer *tr = current;
+    if (!t || !name || !tr || !(t->flags & EM__TENSOR_SYMBOLIC) ||
+        t->graph != tr->graph)
+        return t;
+    em__node *node = &tr->graph->nodes[t->node];
+    free(node->name);
+    node->name = strdup(name);
+    return t;
+}
+
+/* ---- keys
+ * ------------------------------------------------------------------*/
+
+static size_t static_key_of(em_function *f, unsigned char *key)
+{
+    if (f->static_key_fn) {
+        size_t n = f->static_key_fn(f->user, key, MAX_STATIC_KEY);
+        return n < MAX_STATIC_KEY ? n : MAX_STATIC_KEY;
+    }
+    memcpy(key, f->static_key, f->static_key_size);
+    return f->static_key_size;
+}
+
+/* Does input type t fit spec? */
+static bool fits_spec(const em__type *t, const em_input_spec *spec)
+{
+    if (t->dtype != spec->dtype || t->ndim != spec->ndim)
+        return false;
+    for (int d = 0; d < t->ndim; d++)
+        if (spec->shape[d] >= 0 && spec->shape[d] != t->shape[d])
+            return false;
+    return true;
+}
+
+static bool check_signature(em_function *f, int n, em_tensor *const *inputs)
+{
+    if (f->n_signature == 0)
+        return true;
+    if (n != f->n_signature) {
+        em__error("%s: called with %d inputs, its signature has %d", f->name, n,
+                  f->n_signature);
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        const em_input_spec *spec = &f->signature[i];
+        if (fits_spec(&inputs[i]->type, spec))
+            continue;
+        char got[200], want[200], dims[160];
+        em_shape_format(spec->ndim, spec->shape, dims, sizeof dims);
+        snprintf(want, sizeof want, "%s%s", em_dtype_name(spec->dtype), dims);
+        em__error("%s: input %d is %s, the signature says %s", f->name, i,
+                  em__type_format(&inputs[i]->type, got, sizeof got), want);
+        return false;
+    }
+    return true;
+}
+
+static bool same_key(const em_concrete *c, int n, em_tensor *const *inputs,
+                     const unsigned char *key, size_t key_size,
+                     const em_input_spec *relax)
+{
+    if (c->n_inputs != n || c->static_key_size != key_size ||
+        memcmp(c->static_key, key, key_size) != 0)
+        return false;
+    for (int i = 0; i < n; i++) {
+        const em__type *t = &inputs[i]->type;
+        if (relax) {
+            if (!fits_spec(t, &relax[i]) || !fits_spec(&c->types[i], &relax[i]))
+                return false;
+            continue;
+        }
+        if (t->dtype != c->types[i].dtype ||
+            !em__type_equal_shape(t, &c->types[i]))
+            return false;
+    }
+    return true;
+}
+
+/* The one-time warning for a function that keeps retracing, saying what
+ * changed since its previous trace. */
+static void warn_retracing(em_function *f, const em_concrete *previous, int n,
+                           em_tensor *const *inputs)
+{
+    char change[400] = "its static key changed";
+    for (int i = 0; previous && i < n && i < previous->n_inputs; i++) {
+        const em__type *was = &previous->types[i], *now = &inputs[i]->type;
+        if (was->dtype == now->dtype && em__type_equal_shape(was, now))
+            continue;
+        char a[200], b[200];
+        if (was->dtype != now->dtype)
+            snprintf(change, sizeof change, "input %d dtype %s -> %s", i,
+                     em_dtype_name(was->dtype), em_dtype_name(now->dtype));
+        else
+            snprintf(change, sizeof change, "input %d shape %s -> %s", i,
+                     em_shape_format(was->ndim, was->shape, a, sizeof a),
+                     em_shape_format(now->ndim, now->shape, b, sizeof b));
+        break;
+    }
+    em__log(EM_LOG_WARN,
+            "function '%s' has traced %lld times, more than %d (%s); give it "
+            "an input signature with -1 for sizes that vary, or use a static "
+            "key only for values with few settings",
+            f->name, (long long)f->stats.traces, f->retrace_warning, change);
+}
+
+/* ---- tracing
+ * ---------------------------------------------------------------*/
+
+static void dump_graph(const em__graph *g, const char *stage)
+{
+    const char *dir = em__dump_dir("graph");
+    if (!dir)
+        return;
+    mkdir(dir, 0777);
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.%s.graph.txt", dir, g->name, stage);
+    FILE *out = fopen(path, "w");
+    if (!out) {
+        em__log(EM_LOG_WARN, "EMBER_DUMP: cannot write %s", path);
+        return;
+    }
+    int need = em__graph_format(g, NULL, 0);
+    char *text = malloc((size_t)need + 1);
+    if (text) {
+        em__graph_format(g, text, (size_t)need + 1);
+        fputs(text, out);
+        free(text);
+    }
+    fclose(out);
+}
+
+/* Records outputs[0..n) as the graph's outputs. */
+static bool set_outputs(tracer *tr, int n, em_tensor **outputs)
+{
+    em__graph *g = tr->graph;
+    g->outputs = calloc((size_t)n + 1, sizeof *g->outputs);
+    if (!g->outputs) {
+        em__error("trace: out of memory");
+        return false;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!outputs[i]) {
+            if (!em_error_pending())
+                em__error("%s: output %d is NULL", tr->fn->name, i);
+            return false;
+        }
+        int node = node_of(tr, outputs[i]);
+        if (node < 0)
+            return false;
+        g->outputs[g->n_outputs++] = node;
+    }
+    return true;
+}
+
+/* Runs the body with symbolic inputs; returns the graph or NULL. */
+static em__graph *trace_graph(em_function *f, int n, em_tensor *const *inputs)
+{
+    em__thread *thread = em__thread_state();
+    tracer tr = {
+        .fn = f, .first_trace = f->stats.traces == 0, .outer = current};
+    tr.graph = em__graph_new(f->name);
+    em_tensor **outputs = calloc((size_t)f->max_outputs, sizeof *outputs);
+    em_tensor **symbols = calloc((size_t)n + 1, sizeof *symbols);
+    if (!tr.graph || !outputs || !symbols) {
+        em__error("trace: out of memory");
+        em__graph_free(tr.graph);
+        free(outputs);
+        free(symbols);
+        return NULL;
+    }
+    tr.graph->n_inputs = n;
+
+    const char *outer_name = thread->tracing;
+    void *tapes = em__tape_suspend();
+    current = &tr;
+    thread->tracing = f->name;
+    em__hooks_installed.trace = trace_op;
+    em__hooks_installed.variable_created = variable_created;
+
+    uint64_t errors_before = thread->errors;
+    em_scope_begin();
+    bool ok = true;
+    for (int i = 0; i < n && ok; i++) {
+        int id = em__graph_add(tr.graph, EM__NODE_INPUT, 0, NULL, 0, NULL,
+                               &inputs[i]->type, NULL);
+        if (id >= 0)
+            tr.graph->nodes[id].index = i;
+        symbols[i] = id >= 0
+                         ? em__tensor_symbolic(&inputs[i]->type, tr.graph, id)
+                         : NULL;
+        ok = symbols[i] != NULL;
+    }
+    int n_out = ok ? f->body(n, symbols, f->max_outputs, outputs, f->user) : -1;
+    if (ok && (n_out < 0 || n_out > f->max_outputs)) {
+        if (!em_error_pending() || n_out > f->max_outputs)
+            em__error("%s: the function returned %d outputs (at most %d)",
+                      f->name, n_out, f->max_outputs);
+        ok = false;
+    }
+    ok = ok && set_outputs(&tr, n_out, outputs);
+    /* An error the body ignored (a value read, say) still fails the trace:
+     * the graph would not compute what the function meant. */
+    ok = ok && thread->errors == errors_before;
+    em_scope_end();
+
+    thread->tracing = outer_name;
+    current = tr.outer;
+    em__tape_resume(tapes);
+    free(outputs);
+    free(symbols);
+    free(tr.captured_ids);
+    free(tr.captured_nodes);
+    if (!ok) {
+        em__graph_free(tr.graph);
+        return NULL;
+    }
+    return tr.graph;
+}
+
+static em_concrete *trace_concrete(em_function *f, int n,
+                                   em_tensor *const *inputs,
+                                   const unsigned char *key, size_t key_size)
+{
+    double start = seconds_now();
+    em__graph *g = trace_graph(f, n, inputs);
+    f->stats.trace_seconds += seconds_now() - start;
+    if (!g)
+        return NULL;
+
+    dump_graph(g, "traced");
+    char msg[400];
+    if (!em__graph_optimize(g) || !em__graph_verify(g, msg, sizeof msg)) {
+        em__error("trace: '%s' gave an invalid graph: %s", f->name,
+                  em_error_pending() ? "out of memory" : msg);
+        em__graph_free(g);
+        return NULL;
+    }
+    dump_graph(g, "optimized");
+
+    em_concrete *c = calloc(1, sizeof *c);
+    if (c) {
+        c->types = calloc((size_t)n + 1, sizeof *c->types);
+        c->static_key = malloc(key_size + 1);
+    }
+    em__plan *plan = c && c->types && c->static_key ? em__plan_new(g) : NULL;
+    if (!plan) {
+        if (c) {
+            free(c->types);
+            free(c->static_key);
+        }
+        free(c);
+        em__graph_free(g);
+        if (!em_error_pending())
+            em__error("trace: out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < n; i++)
+        c->types[i] = inputs[i]->type;
+    memcpy(c->static_key, key, key_size);
+    c->static_key_size = key_size;
+    c->n_inputs = n;
+    c->graph = g;
+    c->plan = plan;
+    c->owner = f;
+    return c;
+}
+
+static em_concrete *find_or_trace(em_function *f, int n,
+                                  em_tensor *const *inputs)
+{
+    for (int i = 0; i < n; i++)
+        if (!inputs[i]) {
+            if (!em_error_pending())
+                em__error("%s: input %d is NULL", f->name, i);
+            return NULL;
+        }
+    if (!check_signature(f, n, inputs))
+        return NULL;
+    unsigned char key[MAX_STATIC_KEY];
+    size_t key_size = static_key_of(f, key);
+
+    for (em_concrete *c = f->concretes; c; c = c->next)
+        if (same_key(c, n, inputs, key, key_size, NULL))
+            return c;
+
+    /* A new size under a -1 of the signature is a specialisation of a known
+     * signature, not a retrace worth a warning. */
+    bool specialisation = false;
+    for (em_concrete *c = f->concretes; c && f->signature; c = c->next)
+        specialisation = specialisation ||
+                         same_key(c, n, inputs, key, key_size, f->signature);
+
+    em_concrete *c = trace_concrete(f, n, inputs, key, key_size);
+    if (!c)
+        return NULL;
+    f->stats.traces++;
+    f->stats.concrete_functions++;
+    if (!specialisation && ++f->distinct_signatures > f->retrace_warning &&
+        !f->warned) {
+        f->warned = true;
+        warn_retracing(f, f->concretes, n, inputs);
+    }
+    c->next = f->concretes;
+    f->concretes = c;
+    return c;
+}
+
+/* ---- the public API
+ * ---------------------------------------------------------*/
+
+em_function *em_trace_fn(em_traced_body body, void *user,
+                         const em_trace_options *options)
+{
+    em_trace_options none = {0};
+    const em_trace_options *o = options ? options : &none;
+    if (!body) {
+        em__error("trace_fn: the function is NULL");
+        return NULL;
+    }
+    if (o->n_signature < 0 || (o->n_signature > 0 && !o->signature) ||
+        o->static_key_size > MAX_STATIC_KEY ||
+        (o->static_key_size > 0 && !o->static_key) || o->retrace_warning < 0 ||
+        o->max_outputs < 0) {
+        em__error("trace_fn: invalid options (signature count %d, static key "
+                  "of %zu bytes, at most %d)",
+                  o->n_signature, o->static_key_size, MAX_STATIC_KEY);
+        return NULL;
+    }
+    for (int i = 0; i < o->n_signature; i++) {
+        const em_input_spec *s = &o->signature[i];
+        if ((unsigned)s->dtype >= EM_DTYPE_COUNT || s->ndim < 0 ||
+            s->ndim > EM_MAX_DIMS) {
+            em__error("trace_fn: signature entry %d is invalid (dtype %d, "
+                      "ndim %d)",
+                      i, (int)s->dtype, s->ndim);
+            return NULL;
+        }
+    }
+    em_function *f = calloc(1, sizeof *f);
+    if (!f)
+        goto out_of_memory;
+    f->body = body;
+    f->user = user;
+    f->name = strdup(o->name ? o->name : "traced");
+    f->n_signature = o->n_signature;
+    if (o->n_signature > 0) {
+        f->signature = malloc(sizeof *f->signature * (size_t)o->n_signature);
+        if (f->signature)
+            memcpy(f->signature, o->signature,
+                   sizeof *f->signature * (size_t)o->n_signature);
+    }
+    f->static_key = malloc(o->static_key_size + 1);
+    if (!f->name || !f->static_key || (o->n_signature > 0 && !f->signature))
+        goto out_of_memory;
+    if (o->static_key_size)
+        memcpy(f->static_key, o->static_key, o->static_key_size);
+    f->static_key_size = o->static_key_size;
+    f->static_key_fn = o->static_key_fn;
+    f->retrace_warning =
+        o->retrace_warning ? o->retrace_warning : DEFAULT_RETRACE_WARNING;
+    f->max_outputs = o->max_outputs ? o->max_outputs : DEFAULT_MAX_OUTPUTS;
+    return f;
+
+out_of_memory:
+    em_function_free(f);
+    em__error("trace_fn: out of memory");
+    return NULL;
+}
+
+void em_function_free(em_function *f)
+{
+    if (!f)
+        return;
+    em_concrete *c = f->concretes;
+    while (c) {
+        em_concrete *next = c->next;
+        em__plan_free(c->plan);
+        em__graph_free(c->graph);
+        free(c->types);
+        free(c->static_key);
+        free(c);
+        c = next;
+    }
+    for (int i = 0; i < f->n_lifted; i++)
+        em__tensor_unref(f->lifted[i]);
+    free(f->lifted);
+    free(f->signature);
+    free(f->static_key);
+    free(f->name);
+    free(f);
+}
+
+int em_function_call(em_function *f, int n_inputs, em_tensor *const *inputs,
+                     int max_outputs, em_tensor **outputs)
+{
+    for (int i = 0; outputs && i < max_outputs; i++)
+        outputs[i] = NULL;
+    if (!f || n_inputs < 0 || (n_inputs > 0 && !inputs) || max_outputs < 0 ||
+        (max_outputs > 0 && !outputs)) {
+        em__error("function_call: needs a function, and arrays for %d inputs "
+                  "and %d outputs",
+                  n_inputs, max_outputs);
+        return -1;
+    }
+    f->stats.calls++;
+
+    /* Inside another trace, or under a recording tape, the body runs as
+     * ops: they join the outer graph, or the tape records each of them. */
+    if (current || em_tape_is_recording()) {
+        /* TODO: record one node on an eager tape, whose gradient is itself
+         * a traced graph, instead of every op of the body. */
+        return f->body(n_inputs, inputs, max_outputs, outputs, f->user);
+    }
+
+    em_concrete *c = find_or_trace(f, n_inputs, inputs);
+    if (!c)
+        return -1;
+    int n_out = c->graph->n_outputs;
+    if (n_out > max_outputs) {
+        em__error("%s: returns %d outputs, room for %d given", f->name, n_out,
+                  max_outputs);
+        return -1;
+    }
+    if (em__plan_run(c->plan, inputs, 0, NULL, NULL, -1, NULL, outputs) != 0)
+        return -1;
+    return n_out;
+}
+
+em_function_stats em_function_get_stats(const em_function *f)
+{
+    em_function_stats none = {0};
+    return f ? f->stats : none;
+}
+
+em_concrete *em_function_concrete(em_function *f, int n_inputs,
+                                  em_tensor *const *inputs)
+{
+    if (!f || n_inputs < 0 || (n_inputs > 0 && !inputs)) {
+        em__error("function_concrete: needs a function and its inputs");
+        return NULL;
+    }
+    if (current) {
+        em__error("function_concrete: not available while tracing");
+        return NULL;
+    }
+    return find_or_trace(f, n_inputs, inputs);
+}
+
+int em_concrete_format(const em_concrete *c, char *buf, size_t size)
+{
+    if (!c) {
+        if (size)
+            snprintf(buf, size, "NULL");
+        return 4;
+    }
+    return em__graph_format(c->graph, buf, size);
+}
+
+int em_concrete_format_dot(const em_concrete *c, char *buf, size_t size)
+{
+    if (!c) {
+        if (size)
+            snprintf(buf, size, "NULL");
+        return 4;
+    }
+    return em__graph_format_dot(c->graph, buf, size);
+}
+
+int em_concrete_node_count(const em_concrete *c)
+{
+    return c ? em__graph_live_nodes(c->graph) : -1;
+}
+
+int64_t em_concrete_last_run_nodes(const em_concrete *c)
+{
+    return c ? em__plan_last_run_nodes(c->plan) : -1;
+}
+
+/* Node id for "out:N" or a node name; -1 with an error. */
+static int resolve(const em__graph *g, const char *name)
+{
+    if (!name) {
+        em__error("concrete_run: a value name is NULL");
+        return -1;
+    }
+    if (strncmp(name, "out:", 4) == 0) {
+        char *end;
+        long k = strtol(name + 4, &end, 10);
+        if (*end == '\0' && end != name + 4 && k >= 0 && k < g->n_outputs)
+            return g->outputs[k];
+    }
+    for (int i = 0; i < g->len; i++)
+        if (g->nodes[i].name && strcmp(g->nodes[i].name, name) == 0)
+            return i;
+    em__error("concrete_run: '%s' has no value named '%s' (outputs are "
+              "out:0 .. out:%d; names come from em_trace_name, and passes "
+              "may have removed unused ones)",
+              g->name, name, g->n_outputs - 1);
+    return -1;
+}
+
+int em_concrete_run(em_concrete *c, int n_inputs, em_tensor *const *inputs,
+                    int n_feed, const char *const *feed_names,
+                    em_tensor *const *feeds, int n_fetch,
+                    const char *const *fetch_names, em_tensor **fetched)
+{
+    for (int i = 0; fetched && i < n_fetch; i++)
+        fetched[i] = NULL;
+    if (!c || n_inputs != c->n_inputs || (n_inputs > 0 && !inputs) ||
+        n_feed < 0 || (n_feed > 0 && (!feed_names || !feeds)) || n_fetch < 1 ||
+        !fetch_names || !fetched) {
+        em__error("concrete_run: needs the concrete function, its %d inputs, "
+                  "and at least one value to fetch",
+                  c ? c->n_inputs : 0);
+        return -1;
+    }
+    int *ids = malloc(sizeof(int) * (size_t)(n_feed + n_fetch));
+    if (!ids) {
+        em__error("concrete_run: out of memory");
+        return -1;
+    }
+    bool ok = true;
+    for (int i = 0; i < n_feed && ok; i++)
+        ok = (ids[i] = resolve(c->graph, feed_names[i])) >= 0;
+    for (int i = 0; i < n_fetch && ok; i++)
+        ok = (ids[n_feed + i] = resolve(c->graph, fetch_names[i])) >= 0;
+    int rc = ok ? em__plan_run(c->plan, inputs, n_feed, ids, feeds, n_fetch,
+                               ids + n_feed, fetched)
+                : -1;
+    free(ids);
+    return rc;
+}
