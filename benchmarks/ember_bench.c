@@ -7,8 +7,9 @@
  * With no workload it runs them all. Each case is warmed up and calibrated
  * (the iteration count doubles until a loop takes 20 ms, then is scaled so
  * that one loop takes about 100 ms); then `repeats` loops are timed with
- * CLOCK_MONOTONIC and the per-operation median, min and max over them are
- * reported. benchmarks/README.md defines each workload.
+ * CLOCK_MONOTONIC, the cases of a workload taking turns, and the
+ * per-operation median, min and max over them are reported.
+ * benchmarks/README.md defines each workload and the method.
  */
 #include <math.h>
 #include <stdio.h>
@@ -88,46 +89,73 @@ static void fail_on_error(const char *what)
     }
 }
 
-/* Times fn and records per-iteration median, min and max in `unit`
- * (scale converts seconds to it). */
-static void measure(const options *o, const char *workload, const char *mode,
-                    const char *case_name, const char *unit, double scale,
-                    loop_fn fn, void *ctx)
+/* One case of a workload: what to run and how to report it. */
+typedef struct bench_case {
+    const char *workload;
+    const char *mode;
+    char name[32];
+    const char *unit;
+    double scale; /* seconds -> unit */
+    loop_fn fn;
+    void *ctx;
+    int64_t iterations;
+    double samples[MAX_REPEATS];
+} bench_case;
+
+/* Warm-up doubles as calibration: caches, page mappings, BLAS threads and
+ * the runtime's allocator all settle while the count grows. */
+static void calibrate(bench_case *c)
 {
-    /* Warm-up doubles as calibration: caches, page faults, BLAS threads and
-     * the runtime's allocator all settle while the count grows. */
     int64_t iterations = 1;
-    double t = time_loop(fn, ctx, iterations);
+    double t = time_loop(c->fn, c->ctx, iterations);
     while (t < 0.02) {
         iterations *= 2;
-        t = time_loop(fn, ctx, iterations);
+        t = time_loop(c->fn, c->ctx, iterations);
     }
     iterations = (int64_t)ceil((double)iterations * 0.1 / t);
-    if (iterations < 1)
-        iterations = 1;
+    c->iterations = iterations < 1 ? 1 : iterations;
+}
 
-    double samples[MAX_REPEATS];
-    for (int r = 0; r < o->repeats; r++)
-        samples[r] =
-            time_loop(fn, ctx, iterations) / (double)iterations * scale;
-    char what[96];
-    snprintf(what, sizeof what, "%s %s %s", workload, mode, case_name);
-    fail_on_error(what);
-
+static void record_result(const options *o, bench_case *c)
+{
+    double *samples = c->samples;
     qsort(samples, (size_t)o->repeats, sizeof samples[0], compare_doubles);
     int mid = o->repeats / 2;
     result *r = &results[nresults++];
-    r->workload = workload;
-    r->mode = mode;
-    snprintf(r->case_name, sizeof r->case_name, "%s", case_name);
-    r->unit = unit;
+    r->workload = c->workload;
+    r->mode = c->mode;
+    snprintf(r->case_name, sizeof r->case_name, "%s", c->name);
+    r->unit = c->unit;
     r->median =
         o->repeats % 2 ? samples[mid] : 0.5 * (samples[mid - 1] + samples[mid]);
     r->min = samples[0];
     r->max = samples[o->repeats - 1];
-    r->iterations = iterations;
-    if (!o->json) {
-        fprintf(stderr, "  %-9s %-10s %-16s done\n", workload, mode, case_name);
+    r->iterations = c->iterations;
+}
+
+/* Times n cases and records each one's per-iteration median, min and max.
+ * The repeats of the cases are interleaved (case 1, case 2, ..., case 1,
+ * ...), so that a change in the machine's load during the run touches all
+ * of them alike and their ratios stay meaningful. */
+static void measure(const options *o, bench_case *cases, int n)
+{
+    for (int i = 0; i < n; i++)
+        calibrate(&cases[i]);
+    for (int r = 0; r < o->repeats; r++) {
+        for (int i = 0; i < n; i++) {
+            bench_case *c = &cases[i];
+            double t = time_loop(c->fn, c->ctx, c->iterations);
+            c->samples[r] = t / (double)c->iterations * c->scale;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        char what[96];
+        snprintf(what, sizeof what, "%s %s %s", cases[i].workload,
+                 cases[i].mode, cases[i].name);
+        fail_on_error(what);
+        record_result(o, &cases[i]);
+        if (!o->json)
+            fprintf(stderr, "  %s done\n", what);
     }
 }
 
@@ -169,20 +197,33 @@ static void bench_add(const options *o)
 
     if (!o->eager)
         return;
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        add_ctx ctx;
-        ctx.a = em_full(1.5, EM_FLOAT32, shapes[s].ndim, shapes[s].shape);
-        ctx.b = em_full(2.25, EM_FLOAT32, shapes[s].ndim, shapes[s].shape);
+    enum { NSHAPES = sizeof shapes / sizeof shapes[0] };
+    add_ctx ctx[NSHAPES][2];
+    bench_case cases[NSHAPES * 2];
+    int n = 0;
+    for (int s = 0; s < NSHAPES; s++) {
+        em_tensor *a =
+            em_full(1.5, EM_FLOAT32, shapes[s].ndim, shapes[s].shape);
+        em_tensor *b =
+            em_full(2.25, EM_FLOAT32, shapes[s].ndim, shapes[s].shape);
         fail_on_error("add: making the inputs");
         for (int tape = 0; tape < 2; tape++) {
-            char name[32];
-            snprintf(name, sizeof name, "%s %s", shapes[s].label,
+            ctx[s][tape] = (add_ctx){a, b, tape};
+            bench_case *c = &cases[n++];
+            *c = (bench_case){.workload = "add",
+                              .mode = "eager",
+                              .unit = "ns",
+                              .scale = 1e9,
+                              .fn = add_loop,
+                              .ctx = &ctx[s][tape]};
+            snprintf(c->name, sizeof c->name, "%s %s", shapes[s].label,
                      tape ? "tape" : "no tape");
-            ctx.tape = tape;
-            measure(o, "add", "eager", name, "ns", 1e9, add_loop, &ctx);
         }
-        em_tensor_free(ctx.a);
-        em_tensor_free(ctx.b);
+    }
+    measure(o, cases, n);
+    for (int s = 0; s < NSHAPES; s++) {
+        em_tensor_free(ctx[s][0].a);
+        em_tensor_free(ctx[s][0].b);
     }
 }
 
@@ -381,31 +422,46 @@ static void bench_mlp(const options *o)
 {
     for (int b = 0; b < o->nbatches; b++) {
         mlp_data data;
-        char name[32];
         mlp_data_init(&data, o->batches[b]);
-        snprintf(name, sizeof name, "batch %lld", (long long)data.batch);
 
         if (o->eager && o->reference)
             mlp_check(o, &data);
+
+        bench_case cases[2];
+        int n = 0;
+        eager_mlp e;
+        reference_ctx ref = {NULL, &data, 0};
         if (o->eager) {
-            eager_mlp e;
             eager_mlp_init(&e, &data);
-            measure(o, "mlp-step", "eager", name, "us", 1e6, eager_mlp_loop,
-                    &e);
-            eager_mlp_free(&e);
+            cases[n++] = (bench_case){.workload = "mlp-step",
+                                      .mode = "eager",
+                                      .unit = "us",
+                                      .scale = 1e6,
+                                      .fn = eager_mlp_loop,
+                                      .ctx = &e};
         }
         if (o->reference) {
-            reference_ctx c = {ref_mlp_new(data.batch, MLP_SEED, (float)MLP_LR,
-                                           (float)MLP_MOMENTUM),
-                               &data, 0};
-            if (!c.model) {
+            ref.model = ref_mlp_new(data.batch, MLP_SEED, (float)MLP_LR,
+                                    (float)MLP_MOMENTUM);
+            if (!ref.model) {
                 fprintf(stderr, "ember-bench: out of memory\n");
                 exit(1);
             }
-            measure(o, "mlp-step", "reference", name, "us", 1e6,
-                    reference_mlp_loop, &c);
-            ref_mlp_free(c.model);
+            cases[n++] = (bench_case){.workload = "mlp-step",
+                                      .mode = "reference",
+                                      .unit = "us",
+                                      .scale = 1e6,
+                                      .fn = reference_mlp_loop,
+                                      .ctx = &ref};
         }
+        for (int i = 0; i < n; i++)
+            snprintf(cases[i].name, sizeof cases[i].name, "batch %lld",
+                     (long long)data.batch);
+        measure(o, cases, n);
+
+        if (o->eager)
+            eager_mlp_free(&e);
+        ref_mlp_free(ref.model);
         mlp_data_free(&data);
     }
 }
@@ -449,7 +505,7 @@ static void print_json(void)
     for (int i = 0; i < nresults; i++) {
         const result *r = &results[i];
         printf("{\"workload\":\"%s\",\"mode\":\"%s\",\"case\":\"%s\","
-               "\"unit\":\"%s\",\"median\":%.4g,\"min\":%.4g,\"max\":%.4g,"
+               "\"unit\":\"%s\",\"median\":%.2f,\"min\":%.2f,\"max\":%.2f,"
                "\"iterations\":%lld}\n",
                r->workload, r->mode, r->case_name, r->unit, r->median, r->min,
                r->max, (long long)r->iterations);

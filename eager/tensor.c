@@ -3,6 +3,7 @@
  * values back.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,19 +28,98 @@ em_memory_stats em_memory_get_stats(void)
     return stats;
 }
 
+/* Freed blocks of 4 KiB and more are kept for reuse, per exact size, up to
+ * CACHE_LIMIT bytes in all: a training step frees and allocates the same
+ * sizes every step, and returning them to the system would make the next
+ * step fault in fresh pages. */
+#define CACHE_MIN_BYTES 4096
+#define CACHE_LIMIT ((size_t)256 << 20)
+#define CACHE_SIZES 64
+
+typedef struct cached_blocks {
+    size_t total;       /* block size, header included */
+    em__storage *first; /* linked through their data pointer */
+} cached_blocks;
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static cached_blocks cache[CACHE_SIZES];
+static size_t cache_bytes;
+
+/* Under AddressSanitizer, reuse would hide use-after-free: no cache. */
+#ifdef __SANITIZE_ADDRESS__
+#define CACHE_ENABLED false
+#else
+#define CACHE_ENABLED true
+#endif
+
+static em__storage *cache_take(size_t total)
+{
+    em__storage *s = NULL;
+    if (!CACHE_ENABLED)
+        return NULL;
+    pthread_mutex_lock(&cache_lock);
+    for (int i = 0; i < CACHE_SIZES; i++) {
+        if (cache[i].total != total || !cache[i].first)
+            continue;
+        s = cache[i].first;
+        cache[i].first = s->data;
+        cache_bytes -= total;
+        break;
+    }
+    pthread_mutex_unlock(&cache_lock);
+    return s;
+}
+
+static bool cache_put(em__storage *s, size_t total)
+{
+    bool kept = false;
+    if (!CACHE_ENABLED)
+        return false;
+    pthread_mutex_lock(&cache_lock);
+    if (cache_bytes + total <= CACHE_LIMIT) {
+        int slot = -1;
+        for (int i = 0; i < CACHE_SIZES && slot < 0; i++)
+            if (cache[i].total == total)
+                slot = i;
+        for (int i = 0; i < CACHE_SIZES && slot < 0; i++)
+            if (!cache[i].first)
+                slot = i;
+        if (slot >= 0) {
+            cache[slot].total = total;
+            s->data = cache[slot].first;
+            cache[slot].first = s;
+            cache_bytes += total;
+            kept = true;
+        }
+    }
+    pthread_mutex_unlock(&cache_lock);
+    return kept;
+}
+
+static size_t storage_header(void)
+{
+    return (sizeof(em__storage) + STORAGE_ALIGN - 1) / STORAGE_ALIGN *
+           STORAGE_ALIGN;
+}
+
+static size_t storage_total(size_t bytes)
+{
+    return (storage_header() + bytes + STORAGE_ALIGN - 1) / STORAGE_ALIGN *
+           STORAGE_ALIGN;
+}
+
 static em__storage *storage_new(size_t bytes)
 {
     /* Header and elements in one block; the header pads to the alignment. */
-    size_t header = (sizeof(em__storage) + STORAGE_ALIGN - 1) / STORAGE_ALIGN *
-                    STORAGE_ALIGN;
-    size_t total =
-        (header + bytes + STORAGE_ALIGN - 1) / STORAGE_ALIGN * STORAGE_ALIGN;
-    em__storage *s = aligned_alloc(STORAGE_ALIGN, total);
+    size_t total = storage_total(bytes);
+    em__storage *s = total >= CACHE_MIN_BYTES ? cache_take(total) : NULL;
+    if (!s)
+        s = aligned_alloc(STORAGE_ALIGN, total);
     if (!s)
         return NULL;
     s->refcount = 1;
     s->bytes = bytes;
-    s->data = (char *)s + header;
+    s->data = (char *)s + storage_header();
     int64_t now =
         atomic_fetch_add(&live_bytes, (int64_t)bytes) + (int64_t)bytes;
     int64_t peak = atomic_load(&peak_bytes);
@@ -53,7 +133,9 @@ static void storage_release(em__storage *s)
     if (--s->refcount > 0)
         return;
     atomic_fetch_sub(&live_bytes, (int64_t)s->bytes);
-    free(s);
+    size_t total = storage_total(s->bytes);
+    if (total < CACHE_MIN_BYTES || !cache_put(s, total))
+        free(s);
 }
 
 static em_tensor *tensor_alloc(const em__type *type, em__storage *storage)

@@ -31,7 +31,8 @@
  * the optimiser.
  *
  * Run:  fashion_mnist_mlp [--epochs N] [--batch B] [--lr X]
- *                         [--optimizer sgd|momentum|adam] [--seed S]
+ *                         [--optimizer sgd|momentum|adam]
+ *                         [--schedule constant|cosine] [--seed S]
  *                         [--data DIR] [--json]
  */
 #include <inttypes.h>
@@ -95,24 +96,82 @@ static em_tensor *mlp_forward(const mlp *m, em_tensor *x)
  * the forward pass costs only its arithmetic. */
 static double evaluate(const mlp *m, em_tensor *images, em_tensor *labels)
 {
-    int64_t n = em_tensor_dim(images, 0);
-    double correct = 0;
-    em_batch_iter *it = em_batch_iter_new(
+    em_batch_iter *batches = em_batch_iter_new(
         2, (em_tensor *const[]){images, labels}, 1000, false, 0, false);
-    em_tensor *batch[2];
+    int64_t count = em_batch_iter_count(batches);
+    double correct = 0;
 
-    em_scope_begin();
-    while (em_batch_iter_next(it, batch)) {
-        em_tensor *logits = mlp_forward(m, batch[0]);
-        double acc = em_tensor_item(em_accuracy(logits, batch[1]));
-        correct += acc * (double)em_tensor_dim(batch[0], 0);
-        em_scope_end();
+    for (int64_t i = 0; i < count; i++) {
+        em_tensor *xy[2] = {NULL, NULL};
         em_scope_begin();
+        em_batch_iter_next(batches, xy);
+        double accuracy =
+            em_tensor_item(em_accuracy(mlp_forward(m, xy[0]), xy[1]));
+        correct += accuracy * (double)em_tensor_dim(xy[0], 0);
+        em_scope_end();
     }
-    em_scope_end();
-    em_batch_iter_free(it);
+    em_batch_iter_free(batches);
     ex_check("evaluation");
-    return correct / (double)n;
+    return correct / (double)em_tensor_dim(images, 0);
+}
+
+/* One training step: the forward pass recorded on a tape, the gradients of
+ * the loss with respect to every weight and bias (the chain rule, run
+ * backwards over the records), one optimiser update. Returns the batch's
+ * mean loss; *accuracy gets its accuracy (before the update). */
+static double train_step(mlp *m, em_optimizer *opt, em_tensor *x,
+                         em_tensor *labels, double *accuracy)
+{
+    em_tape *tape = em_tape_begin(false);
+    em_tensor *logits = mlp_forward(m, x);
+    em_tensor *loss = em_softmax_cross_entropy(logits, labels);
+    em_tensor *grads[NUM_PARAMS] = {NULL};
+    em_tape_gradient(tape, loss, NUM_PARAMS, m->params, grads);
+    em_tape_free(tape);
+
+    em_optimizer_apply(opt, NUM_PARAMS, grads, m->params);
+
+    *accuracy = em_tensor_item(em_accuracy(logits, labels));
+    return em_tensor_item(loss);
+}
+
+typedef struct epoch_stats {
+    double loss, train_accuracy, seconds;
+    int64_t examples;
+} epoch_stats;
+
+/* One pass over the shuffled training set. Each step runs in its own
+ * scope: everything it creates (the batch, activations, gradients) is
+ * released at its end, so memory stays flat. */
+static epoch_stats train_epoch(mlp *m, em_optimizer *opt,
+                               em_batch_iter *batches, ex_progress *progress)
+{
+    int64_t steps = em_batch_iter_count(batches);
+    double loss_sum = 0, correct = 0;
+    int64_t seen = 0;
+    double start = ex_seconds();
+
+    for (int64_t step = 0; step < steps; step++) {
+        em_tensor *xy[2] = {NULL, NULL};
+        em_scope_begin();
+        em_batch_iter_next(batches, xy);
+        double accuracy;
+        double loss = train_step(m, opt, xy[0], xy[1], &accuracy);
+        int64_t rows = em_tensor_dim(xy[0], 0);
+        em_scope_end();
+        ex_check("training step");
+
+        loss_sum += loss * (double)rows;
+        correct += accuracy * (double)rows;
+        seen += rows;
+        ex_progress_update(progress, step + 1, loss_sum / (double)seen);
+    }
+    em_batch_iter_reset(batches);
+
+    return (epoch_stats){.loss = loss_sum / (double)seen,
+                         .train_accuracy = correct / (double)seen,
+                         .seconds = ex_seconds() - start,
+                         .examples = seen};
 }
 
 static em_optimizer *make_optimizer(const char *name, double lr)
@@ -132,6 +191,7 @@ int main(int argc, char **argv)
     int batch = 128;
     double lr = -1; /* chosen per optimiser below */
     const char *optimizer_name = "adam";
+    const char *schedule = "cosine";
     uint64_t seed = 42;
     const char *data_dir = EX_FASHION_MNIST_DIR;
     bool json = false;
@@ -144,6 +204,9 @@ int main(int argc, char **argv)
          "sgd)"},
         {"optimizer", EX_OPTION_STRING, &optimizer_name,
          "sgd, momentum (SGD with momentum 0.9) or adam"},
+        {"schedule", EX_OPTION_STRING, &schedule,
+         "learning rate over the run: constant, or cosine (decays to 0 at "
+         "the last step)"},
         {"seed", EX_OPTION_UINT64, &seed,
          "seed of the weights and of the shuffling"},
         {"data", EX_OPTION_STRING, &data_dir,
@@ -161,9 +224,7 @@ int main(int argc, char **argv)
     }
     em_optimizer *opt = make_optimizer(optimizer_name, lr);
     if (!opt) {
-        fprintf(stderr,
-                "error: unknown optimizer '%s' (sgd, momentum, "
-                "adam)\n",
+        fprintf(stderr, "error: unknown optimizer '%s' (sgd, momentum, adam)\n",
                 optimizer_name);
         return 2;
     }
@@ -187,13 +248,23 @@ int main(int argc, char **argv)
     ex_check("creating the batch iterator");
     int64_t steps = em_batch_iter_count(batches);
 
+    /* Large steps early make fast progress; small ones late let the
+     * weights settle into a minimum instead of rattling around it. */
+    if (strcmp(schedule, "cosine") == 0) {
+        em_optimizer_set_cosine_schedule(opt, steps * epochs, 0.0);
+    } else if (strcmp(schedule, "constant") != 0) {
+        fprintf(stderr, "error: unknown schedule '%s' (constant, cosine)\n",
+                schedule);
+        return 2;
+    }
+
     if (!json) {
         printf("Fashion-MNIST: %" PRId64 " training and %" PRId64
                " test images\n",
                n_train, em_tensor_dim(data.test_images, 0));
-        printf("model 784-256-128-10 (ReLU), %s lr %g, batch %d, %d "
-               "epochs\n\n",
-               optimizer_name, lr, batch, epochs);
+        printf("model 784-256-128-10 (ReLU), %s lr %g (%s), batch %d, "
+               "%d epochs\n\n",
+               optimizer_name, lr, schedule, batch, epochs);
         printf("%5s %9s %9s %9s %8s %10s\n", "epoch", "loss", "train acc",
                "test acc", "seconds", "examples/s");
     }
@@ -205,65 +276,33 @@ int main(int argc, char **argv)
         snprintf(label, sizeof label, "epoch %d/%d", epoch, epochs);
         ex_progress progress;
         ex_progress_start(&progress, label, steps, !json);
-
-        double loss_sum = 0, correct = 0;
-        int64_t seen = 0, step = 0;
-        double start = ex_seconds();
-        em_tensor *xy[2];
-
-        em_scope_begin();
-        while (em_batch_iter_next(batches, xy)) {
-            /* Forward under the tape, then the chain rule backwards. */
-            em_tape *tape = em_tape_begin(false);
-            em_tensor *logits = mlp_forward(&model, xy[0]);
-            em_tensor *loss = em_softmax_cross_entropy(logits, xy[1]);
-            em_tensor *grads[NUM_PARAMS] = {NULL};
-            em_tape_gradient(tape, loss, NUM_PARAMS, model.params, grads);
-            em_tape_free(tape);
-
-            em_optimizer_apply(opt, NUM_PARAMS, grads, model.params);
-
-            int64_t rows = em_tensor_dim(xy[0], 0);
-            double batch_loss = em_tensor_item(loss);
-            loss_sum += batch_loss * (double)rows;
-            correct +=
-                em_tensor_item(em_accuracy(logits, xy[1])) * (double)rows;
-            seen += rows;
-            ex_progress_update(&progress, ++step, loss_sum / (double)seen);
-
-            /* Release this step's temporaries, then check it once. */
-            em_scope_end();
-            ex_check("training step");
-            em_scope_begin();
-        }
-        em_scope_end();
-        em_batch_iter_reset(batches);
-        double seconds = ex_seconds() - start;
-        total_seconds += seconds;
+        epoch_stats e = train_epoch(&model, opt, batches, &progress);
         ex_progress_finish(&progress);
 
-        train_accuracy = correct / (double)seen;
+        total_seconds += e.seconds;
+        train_accuracy = e.train_accuracy;
         test_accuracy = evaluate(&model, data.test_images, data.test_labels);
-        double loss = loss_sum / (double)seen;
-        double rate = (double)seen / seconds;
+        double rate = (double)e.examples / e.seconds;
         if (json) {
             printf("{\"epoch\":%d,\"loss\":%.6f,\"train_accuracy\":%.6f,"
                    "\"test_accuracy\":%.6f,\"seconds\":%.3f,"
                    "\"examples_per_second\":%.1f}\n",
-                   epoch, loss, train_accuracy, test_accuracy, seconds, rate);
+                   epoch, e.loss, train_accuracy, test_accuracy, e.seconds,
+                   rate);
         } else {
-            printf("%5d %9.4f %9.4f %9.4f %8.2f %10.0f\n", epoch, loss,
-                   train_accuracy, test_accuracy, seconds, rate);
+            printf("%5d %9.4f %9.4f %9.4f %8.2f %10.0f\n", epoch, e.loss,
+                   train_accuracy, test_accuracy, e.seconds, rate);
         }
         fflush(stdout);
     }
 
     if (json) {
         printf("{\"final\":true,\"epochs\":%d,\"optimizer\":\"%s\","
-               "\"lr\":%g,\"batch\":%d,\"train_accuracy\":%.6f,"
-               "\"test_accuracy\":%.6f,\"seconds\":%.3f}\n",
-               epochs, optimizer_name, lr, batch, train_accuracy, test_accuracy,
-               total_seconds);
+               "\"lr\":%g,\"schedule\":\"%s\",\"batch\":%d,"
+               "\"train_accuracy\":%.6f,\"test_accuracy\":%.6f,"
+               "\"seconds\":%.3f}\n",
+               epochs, optimizer_name, lr, schedule, batch, train_accuracy,
+               test_accuracy, total_seconds);
     } else {
         printf("\ntest accuracy %.4f after %d epochs, %.1f s of training\n",
                test_accuracy, epochs, total_seconds);

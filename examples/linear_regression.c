@@ -79,11 +79,14 @@ static void train(run *r, em_tensor *x, em_tensor *y, int epochs, double lr,
     ex_check("setting up");
     double start = ex_seconds();
 
+    int64_t steps = em_batch_iter_count(it);
     r->losses[0] = full_loss(x, y, w, b);
     for (int epoch = 1; epoch <= epochs; epoch++) {
-        em_tensor *xy[2];
-        em_scope_begin();
-        while (em_batch_iter_next(it, xy)) {
+        for (int64_t step = 0; step < steps; step++) {
+            em_tensor *xy[2] = {NULL, NULL};
+            em_scope_begin();
+            em_batch_iter_next(it, xy);
+
             /* Record the forward pass... */
             em_tape *tape = em_tape_begin(false);
             em_tensor *yhat = em_add(em_matmul(xy[0], w, false, false), b);
@@ -99,9 +102,7 @@ static void train(run *r, em_tensor *x, em_tensor *y, int epochs, double lr,
 
             em_scope_end();
             ex_check(r->name);
-            em_scope_begin();
         }
-        em_scope_end();
         em_batch_iter_reset(it);
         r->losses[epoch] = full_loss(x, y, w, b);
     }

@@ -102,13 +102,16 @@ int main(int argc, char **argv)
     ex_check("setting up");
 
     printf("%5s %9s %9s %9s\n", "epoch", "loss", "train acc", "test acc");
+    int64_t steps = em_batch_iter_count(batches);
     for (int epoch = 1; epoch <= epochs; epoch++) {
         double loss_sum = 0;
         int64_t seen = 0;
-        em_tensor *xy[2];
 
-        em_scope_begin();
-        while (em_batch_iter_next(batches, xy)) {
+        for (int64_t step = 0; step < steps; step++) {
+            em_tensor *xy[2] = {NULL, NULL};
+            em_scope_begin();
+            em_batch_iter_next(batches, xy);
+
             em_tape *tape = em_tape_begin(false);
             em_tensor *loss = em_bce_with_logits(logits_of(xy[0], w, b), xy[1]);
             em_tensor *grads[2] = {NULL, NULL};
@@ -121,9 +124,7 @@ int main(int argc, char **argv)
             seen += rows;
             em_scope_end();
             ex_check("training step");
-            em_scope_begin();
         }
-        em_scope_end();
         em_batch_iter_reset(batches);
 
         printf("%5d %9.4f %9.4f %9.4f\n", epoch, loss_sum / (double)seen,

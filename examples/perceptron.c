@@ -71,12 +71,13 @@ static void shuffle(int64_t *order, int64_t n, em_rng *rng)
     }
 }
 
-/* One pass of the perceptron rule over x [n, d] with 0/1 targets y, in a
- * fresh random order. Returns the number of mistakes made on the way. */
+/* One pass of the perceptron rule over x [n, d] with 0/1 targets y[n], in
+ * a fresh random order (order holds a permutation of 0..n-1). Returns the
+ * number of mistakes made on the way. */
 static int64_t perceptron_epoch(perceptron *p, em_tensor *x, const float *y,
-                                int64_t *order, em_rng *rng, double lr)
+                                int64_t n, int64_t *order, em_rng *rng,
+                                double lr)
 {
-    int64_t n = em_tensor_dim(x, 0);
     int64_t mistakes = 0;
 
     shuffle(order, n, rng);
@@ -166,7 +167,7 @@ static void fashion_part(const char *data_dir, int max_epochs, em_rng *rng)
     int epoch = 0;
     while (epoch < max_epochs && mistakes != 0) {
         epoch++;
-        mistakes = perceptron_epoch(&p, x, targets, order, rng, 1.0);
+        mistakes = perceptron_epoch(&p, x, targets, n, order, rng, 1.0);
         printf("%5d %9" PRId64 "\n", epoch, mistakes);
         fflush(stdout);
     }
@@ -210,7 +211,7 @@ static int64_t truth_table(const char *name, const float *truth, int epochs,
 
     printf("%-3s mistakes per epoch:", name);
     for (int epoch = 1; epoch <= epochs; epoch++) {
-        int64_t m = perceptron_epoch(&p, x, truth, order, rng, 1.0);
+        int64_t m = perceptron_epoch(&p, x, truth, 4, order, rng, 1.0);
         if (m < fewest)
             fewest = m;
         if (m == 0 && !first_clean)

@@ -45,17 +45,21 @@ EM__GRAD(matmul)
     bool ta = call->attrs->transpose_a, tb = call->attrs->transpose_b;
 
     em_tensor *da;
-    if (!ta)
+    if (!call->needs_grad[0])
+        da = NULL; /* e.g. the data batch of a layer: a product saved */
+    else if (!ta)
         da = tb ? em_matmul(grad, b, false, false)
                 : em_matmul(grad, b, false, true);
     else
         da = tb ? em_matmul(b, grad, true, true)
                 : em_matmul(b, grad, false, true);
     grads[0] = fit(da, a);
-    if (!grads[0])
+    if (call->needs_grad[0] && !grads[0])
         return false;
 
     em_tensor *db;
+    if (!call->needs_grad[1])
+        return true;
     if (b->type.ndim == 2 && a->type.ndim > 2 && !ta)
         db = shared_weight_gradient(a, grad, tb);
     else if (!ta)

@@ -277,7 +277,7 @@ void em_tape_free(em_tape *tape)
 
 /* Gradients of one record's inputs from its output's gradient. */
 static bool record_gradients(const record *r, em_tensor *grad,
-                             em_tensor **grads)
+                             em_tensor **grads, const bool *needs_grad)
 {
     if (r->op == CUSTOM_OP) {
         if (r->backward(r->n, r->inputs, r->output, grad, grads, r->user) !=
@@ -294,7 +294,12 @@ static bool record_gradients(const record *r, em_tensor *grad,
                      "has no gradient");
         return false;
     }
-    em__grad_call call = {(em__op)r->op, r->n, r->inputs, r->output, &r->attrs};
+    em__grad_call call = {.op = (em__op)r->op,
+                          .n = r->n,
+                          .inputs = r->inputs,
+                          .output = r->output,
+                          .attrs = &r->attrs,
+                          .needs_grad = needs_grad};
     return rule(&call, grad, grads);
 }
 
@@ -350,17 +355,28 @@ static bool sweep(em_tape *tape, id_map *grads)
             return false;
         }
         memset(in_grads, 0, sizeof *in_grads * (size_t)(r->n > 8 ? r->n : 8));
-        bool ok = record_gradients(r, g, in_grads);
+        bool inline_needs[8];
+        bool *needs =
+            r->n > 8 ? calloc((size_t)r->n, sizeof *needs) : inline_needs;
+        bool ok = needs != NULL;
+        for (int i = 0; ok && i < r->n; i++)
+            needs[i] = is_watched(tape, r->inputs[i]);
+        ok = ok && record_gradients(r, g, in_grads, needs);
         for (int i = 0; ok && i < r->n; i++) {
-            if (!in_grads[i])
+            if (!in_grads[i] || !needs[i])
                 continue;
             em_tensor *checked = checked_gradient(r, i, in_grads[i]);
             ok = checked && accumulate(grads, r->inputs[i], checked);
         }
         if (in_grads != inline_grads)
             free(in_grads);
-        if (!ok)
+        if (needs != inline_needs)
+            free(needs);
+        if (!ok) {
+            if (!em_error_pending())
+                em__error("tape_gradient: out of memory");
             return false;
+        }
     }
     return true;
 }

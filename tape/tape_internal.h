@@ -14,6 +14,10 @@ typedef struct em__grad_call {
     em_tensor *const *inputs;
     em_tensor *output;
     const em__attrs *attrs;
+    /* needs_grad[i]: whether input i's gradient is wanted (the input is
+     * watched or computed from a watched tensor). A rule may skip work for
+     * the others; whatever it gives them is dropped. */
+    const bool *needs_grad;
 } em__grad_call;
 
 /* A gradient rule: from the gradient of the output (shaped like it), fills
