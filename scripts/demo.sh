@@ -19,7 +19,11 @@ if ! grep -qw "$example" examples/CMakeLists.txt 2>/dev/null; then
         "so there is no demo to run" >&2
     exit 1
 fi
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DEMBER_WERROR=ON >/dev/null
+if ! cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DEMBER_WERROR=ON \
+    >/dev/null; then
+    echo "demo: cmake could not configure build/ (see above)" >&2
+    exit 1
+fi
 # Only the example and the library it needs, not the test suites.
 if ! cmake --build build -j "$jobs" --target "$example"; then
     echo "demo: building $example failed (see above)" >&2

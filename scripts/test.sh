@@ -4,8 +4,8 @@
 #   build       Release, warnings as errors, in build/
 #   test        ctest in build/
 #   asan-build  Debug with AddressSanitizer and UBSan, in build-asan/
-#               (library and tests only; examples are built in build/)
-#   asan-test   ctest in build-asan/, leak checking on
+#   asan-test   ctest in build-asan/ (suites and example smoke runs), leak
+#               checking on
 #   install     tests/install/run.sh: installs build/ into a temporary
 #               prefix and builds a consumer with find_package(ember) and
 #               with pkg-config, shared and static
@@ -73,7 +73,7 @@ build_release() {
 
 build_asan() {
     cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEMBER_SANITIZE=ON \
-        -DEMBER_WERROR=ON -DEMBER_BUILD_EXAMPLES=OFF &&
+        -DEMBER_WERROR=ON &&
         cmake --build build-asan -j "$jobs"
 }
 
