@@ -355,6 +355,52 @@ START_TEST(the_text_form_lists_nodes_with_types)
 }
 END_TEST
 
+/* sum(tanh(x @ w)): one output, no assignments. */
+static int tanh_layer_sum(int n, em_tensor *const *in, int max, em_tensor **out,
+                          void *user)
+{
+    layer *l = user;
+    l->body_runs++;
+    out[0] =
+        em_sum(em_tanh(em_matmul(in[0], l->w, false, false)), 0, NULL, false);
+    return 1;
+}
+
+START_TEST(a_traced_call_on_an_eager_tape_is_one_node_with_a_traced_gradient)
+{
+    em_scope_begin();
+    layer l = make_layer();
+    em_tensor *x = test_random(9, EM_FLOAT32, 2, (int64_t[]){5, 4}, -1, 1);
+    em_tensor *sources[2] = {x, l.w};
+
+    em_tensor *want[2];
+    em_tape *tape = em_tape_begin(false);
+    em_tape_watch(tape, x);
+    em_tensor *y;
+    ck_assert_int_eq(tanh_layer_sum(1, &x, 1, &y, &l), 1);
+    ck_assert_int_eq(em_tape_gradient(tape, y, 2, sources, want), 0);
+    em_tape_free(tape);
+
+    em_function *f = em_trace_fn(tanh_layer_sum, &l, NULL);
+    for (int call = 0; call < 3; call++) {
+        em_tensor *got[2];
+        tape = em_tape_begin(false);
+        em_tape_watch(tape, x);
+        ck_assert_int_eq(em_function_call(f, 1, &x, 1, &y), 1);
+        ck_assert_int_eq(em_tape_gradient(tape, y, 2, sources, got), 0);
+        em_tape_free(tape);
+        assert_same(got[0], want[0], 1e-6);
+        assert_same(got[1], want[1], 1e-6);
+    }
+    /* one eager run, one forward trace, one gradient trace: no op-by-op
+     * runs of the body on later calls */
+    ck_assert_int_eq(l.body_runs, 3);
+    em_function_free(f);
+    free_layer(&l);
+    em_scope_end();
+}
+END_TEST
+
 START_TEST(tracing_and_freeing_in_a_loop_holds_memory_flat)
 {
     em_scope_begin();
@@ -392,5 +438,7 @@ int main(void)
     tcase_add_test(tc, partial_runs_compute_only_what_is_asked);
     tcase_add_test(tc, the_text_form_lists_nodes_with_types);
     tcase_add_test(tc, tracing_and_freeing_in_a_loop_holds_memory_flat);
+    tcase_add_test(
+        tc, a_traced_call_on_an_eager_tape_is_one_node_with_a_traced_gradient);
     return test_run(s);
 }

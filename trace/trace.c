@@ -29,6 +29,9 @@ struct em_concrete {
     size_t static_key_size;
     em__graph *graph;
     em__plan *plan;
+    em_tensor **variables; /* trainable variables it reads, in node order */
+    int n_variables;
+    em_function *gradient; /* traced on first use under a tape */
     em_concrete *next;
 };
 
@@ -426,6 +429,20 @@ static em_concrete *trace_concrete(em_function *f, int n,
             em__error("trace: out of memory");
         return NULL;
     }
+    for (int i = 0; i < g->len; i++) {
+        em_tensor *v = g->nodes[i].value;
+        if (g->nodes[i].kind != EM__NODE_VARIABLE ||
+            !(v->flags & EM__TENSOR_TRAINABLE))
+            continue;
+        em_tensor **p =
+            realloc(c->variables, sizeof *p * (size_t)(c->n_variables + 1));
+        if (!p) {
+            em__error("trace: out of memory");
+            break;
+        }
+        c->variables = p;
+        c->variables[c->n_variables++] = v;
+    }
     for (int i = 0; i < n; i++)
         c->types[i] = inputs[i]->type;
     memcpy(c->static_key, key, key_size);
@@ -546,6 +563,8 @@ void em_function_free(em_function *f)
     em_concrete *c = f->concretes;
     while (c) {
         em_concrete *next = c->next;
+        em_function_free(c->gradient);
+        free(c->variables);
         em__plan_free(c->plan);
         em__graph_free(c->graph);
         free(c->types);
@@ -562,6 +581,113 @@ void em_function_free(em_function *f)
     free(f);
 }
 
+/* ---- a traced function on an eager tape ----------------------------------
+ * Called while a tape records, a function with one output and no
+ * assignments runs its graph and leaves one record on the tape (through
+ * em_custom_gradient), whose inputs are the call's inputs followed by the
+ * trainable variables the graph reads. Its gradient is a second traced
+ * function: the body run under a tape inside a trace, so the backward pass
+ * is a graph too. */
+
+static bool taped_call_possible(const em_concrete *c)
+{
+    if (c->graph->n_outputs != 1)
+        return false;
+    for (int i = 0; i < c->graph->len; i++)
+        if (em__node_has_effect(&c->graph->nodes[i]))
+            return false;
+    return true;
+}
+
+/* Inputs: the call's n inputs, then the output's gradient. Outputs: the
+ * gradients of the inputs, then of the concrete function's variables. */
+static int gradient_body(int n, em_tensor *const *in, int max, em_tensor **out,
+                         void *user)
+{
+    em_concrete *c = user;
+    em_function *f = c->owner;
+    int n_in = n - 1, n_src = n_in + c->n_variables;
+    em_tensor **sources = calloc((size_t)n_src + 1, sizeof *sources);
+    em_tensor **results = calloc((size_t)f->max_outputs, sizeof *results);
+    int rc = -1;
+    if (!sources || !results || n_src > max) {
+        em__error("%s: cannot build its gradient (%d values)", f->name, n_src);
+        goto done;
+    }
+    em_tape *tape = em_tape_begin(false);
+    for (int i = 0; i < n_in; i++) {
+        sources[i] = in[i];
+        if (em_dtype_is_float(in[i]->type.dtype))
+            em_tape_watch(tape, in[i]);
+    }
+    for (int i = 0; i < c->n_variables; i++)
+        sources[n_in + i] = c->variables[i];
+    int k = f->body(n_in, in, f->max_outputs, results, f->user);
+    em_gradient_options options = {.output_gradient = in[n_in],
+                                   .unconnected_zeros = true};
+    if (k == 1 && em_tape_gradient_ex(tape, results[0], n_src, sources, out,
+                                      &options) == 0)
+        rc = n_src;
+    em_tape_free(tape);
+done:
+    free(sources);
+    free(results);
+    return rc;
+}
+
+static em_tensor *taped_forward(int n, em_tensor *const *in, void *user)
+{
+    em_concrete *c = user;
+    em_tensor *out = NULL;
+    em__plan_run(c->plan, in, 0, NULL, NULL, -1, NULL, &out);
+    return out;
+}
+
+static int taped_backward(int n, em_tensor *const *in, em_tensor *output,
+                          em_tensor *grad, em_tensor **grads, void *user)
+{
+    em_concrete *c = user;
+    if (!c->gradient) {
+        char name[300];
+        snprintf(name, sizeof name, "%s.gradient", c->owner->name);
+        em_trace_options options = {.name = name, .max_outputs = n};
+        c->gradient = em_trace_fn(gradient_body, c, &options);
+        if (!c->gradient)
+            return -1;
+    }
+    int n_in = c->n_inputs;
+    em_tensor **args = calloc((size_t)n_in + 1, sizeof *args);
+    if (!args)
+        return -1;
+    memcpy(args, in, sizeof *args * (size_t)n_in);
+    args[n_in] = grad;
+    int k = em_function_call(c->gradient, n_in + 1, args, n, grads);
+    free(args);
+    for (int i = 0; k == n && i < n_in; i++)
+        if (!em_dtype_is_float(in[i]->type.dtype)) {
+            em_tensor_free(grads[i]);
+            grads[i] = NULL;
+        }
+    return k == n ? 0 : -1;
+}
+
+static em_tensor *taped_call(em_concrete *c, em_tensor *const *inputs)
+{
+    int n = c->n_inputs + c->n_variables;
+    em_tensor **all = calloc((size_t)n + 1, sizeof *all);
+    if (!all) {
+        em__error("trace: out of memory");
+        return NULL;
+    }
+    memcpy(all, inputs, sizeof *all * (size_t)c->n_inputs);
+    memcpy(all + c->n_inputs, c->variables,
+           sizeof *all * (size_t)c->n_variables);
+    em_tensor *out =
+        em_custom_gradient(taped_forward, taped_backward, c, n, all);
+    free(all);
+    return out;
+}
+
 int em_function_call(em_function *f, int n_inputs, em_tensor *const *inputs,
                      int max_outputs, em_tensor **outputs)
 {
@@ -576,13 +702,9 @@ int em_function_call(em_function *f, int n_inputs, em_tensor *const *inputs,
     }
     f->stats.calls++;
 
-    /* Inside another trace, or under a recording tape, the body runs as
-     * ops: they join the outer graph, or the tape records each of them. */
-    if (current || em_tape_is_recording()) {
-        /* TODO: record one node on an eager tape, whose gradient is itself
-         * a traced graph, instead of every op of the body. */
+    /* Inside another trace the body's ops join the outer graph. */
+    if (current)
         return f->body(n_inputs, inputs, max_outputs, outputs, f->user);
-    }
 
     em_concrete *c = find_or_trace(f, n_inputs, inputs);
     if (!c)
@@ -592,6 +714,13 @@ int em_function_call(em_function *f, int n_inputs, em_tensor *const *inputs,
         em__error("%s: returns %d outputs, room for %d given", f->name, n_out,
                   max_outputs);
         return -1;
+    }
+    if (em_tape_is_recording()) {
+        if (taped_call_possible(c))
+            return (outputs[0] = taped_call(c, inputs)) ? 1 : -1;
+        /* TODO: one tape node for functions with several outputs or with
+         * assignments too; until then the tape records every op. */
+        return f->body(n_inputs, inputs, max_outputs, outputs, f->user);
     }
     if (em__plan_run(c->plan, inputs, 0, NULL, NULL, -1, NULL, outputs) != 0)
         return -1;
