@@ -70,11 +70,20 @@ static void put_dim(text *out, const em_tensor *t, int dim, int64_t offset,
 
 int em_tensor_format(const em_tensor *t, char *buf, size_t size)
 {
+    if (!buf)
+        size = 0;
     text out = {buf, size, 0};
     if (size)
         buf[0] = '\0';
     if (!t) {
         put(&out, "NULL");
+        return (int)out.used;
+    }
+    if (t->flags & EM__TENSOR_SYMBOLIC) {
+        /* No value while tracing: say which node will compute it. */
+        char type[200];
+        put(&out, "tensor(<symbolic %%%d>, %s)", (int)t->node,
+            em__type_format(&t->type, type, sizeof type));
         return (int)out.used;
     }
     int64_t strides[EM_MAX_DIMS];
@@ -88,6 +97,10 @@ int em_tensor_format(const em_tensor *t, char *buf, size_t size)
 
 void em_tensor_print(const em_tensor *t, FILE *out)
 {
+    if (!out) {
+        em__error("tensor_print: stream is NULL");
+        return;
+    }
     char small[4096];
     int n = em_tensor_format(t, small, sizeof small);
     if (n < (int)sizeof small) {

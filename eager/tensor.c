@@ -451,6 +451,8 @@ int em_tensor_copy_to(const em_tensor *t, void *dst, em_dtype dtype,
             em__error("tensor_copy_to: tensor is NULL");
         return -1;
     }
+    if (!em__tensor_readable(t, "tensor_copy_to"))
+        return -1;
     if ((unsigned)dtype >= EM_DTYPE_COUNT) {
         em__error("tensor_copy_to: invalid dtype %d", (int)dtype);
         return -1;

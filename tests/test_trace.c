@@ -202,6 +202,34 @@ static int mismatched(int n, em_tensor *const *in, int max, em_tensor **out,
     return 1;
 }
 
+static int copies_out(int n, em_tensor *const *in, int max, em_tensor **out,
+                      void *user)
+{
+    char text[200];
+    em_tensor_format(in[0], text, sizeof text);
+    ck_assert_str_eq(text, "tensor(<symbolic %0>, float32[3])");
+    float values[3];
+    ck_assert_int_eq(
+        em_tensor_copy_to(in[0], values, EM_FLOAT32, sizeof values), -1);
+    ck_assert_ptr_null(em_tensor_data(in[0]));
+    out[0] = in[0];
+    return 1;
+}
+
+START_TEST(copying_out_or_raw_data_while_tracing_is_an_error)
+{
+    em_scope_begin();
+    em_trace_options options = {.name = "copier"};
+    em_function *f = em_trace_fn(copies_out, NULL, &options);
+    em_tensor *x = em_ones(EM_FLOAT32, 1, (int64_t[]){3});
+    em_tensor *y;
+    ck_assert_int_eq(em_function_call(f, 1, &x, 1, &y), -1);
+    assert_error("tensor_data", "'copier'");
+    em_function_free(f);
+    em_scope_end();
+}
+END_TEST
+
 START_TEST(shape_errors_at_trace_time_name_the_function)
 {
     em_scope_begin();
@@ -434,6 +462,7 @@ int main(void)
     tcase_add_test(tc, variables_are_read_and_assigned_at_every_call_in_order);
     tcase_add_test(tc, reading_a_value_while_tracing_names_the_function);
     tcase_add_test(tc, shape_errors_at_trace_time_name_the_function);
+    tcase_add_test(tc, copying_out_or_raw_data_while_tracing_is_an_error);
     tcase_add_test(tc, a_traced_training_step_matches_eager_training);
     tcase_add_test(tc, partial_runs_compute_only_what_is_asked);
     tcase_add_test(tc, the_text_form_lists_nodes_with_types);
