@@ -6,8 +6,12 @@
  * a traced training step captures it. It runs in its own scope, which frees
  * the temporaries, and with tape recording paused, as the update is not
  * part of any function being differentiated. Adam's bias correction counts
- * the updates each variable has received, as PyTorch does, so a variable
- * first updated late starts its correction at step 1.
+ * the steps since each variable's first update, so a variable first updated
+ * late starts its correction at step 1, as in PyTorch.
+ *
+ * Nothing that changes from step to step is computed on the host: the step
+ * count is a variable, and the learning rate and the bias corrections are
+ * ops on it, so a traced training step replays them right at every call.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -22,7 +26,31 @@ static bool in_unit(double x)
     return x >= 0 && x < 1;
 }
 
-static em_optimizer *optimizer_new(em__optim_kind kind, double lr)
+/* A scalar held by the optimiser itself, outside every scope. */
+static em_tensor *held_scalar(double value, em_dtype dtype)
+{
+    em_scope_begin();
+    em_tensor *t = em_scalar(value, dtype);
+    if (t)
+        em__tensor_ref(t);
+    em_scope_end();
+    return t;
+}
+
+static void optimizer_release(em_optimizer *opt)
+{
+    em_tensor *held[] = {opt->one_step, opt->one, opt->base_lr,
+                         opt->beta1_scalar, opt->beta2_scalar};
+    for (size_t i = 0; i < sizeof held / sizeof *held; i++)
+        if (held[i])
+            em__tensor_unref(held[i]);
+    em_tensor_free(opt->steps);
+    free(opt);
+}
+
+/* beta1 and beta2 are 0 where the kind has none. */
+static em_optimizer *optimizer_new(em__optim_kind kind, double lr, double beta1,
+                                   double beta2)
 {
     em_optimizer *opt = calloc(1, sizeof *opt);
     if (!opt) {
@@ -31,6 +59,20 @@ static em_optimizer *optimizer_new(em__optim_kind kind, double lr)
     }
     opt->kind = kind;
     opt->lr = lr;
+    /* Made here, never during a trace, so a traced step only captures it. */
+    em_tensor *zero = em_scalar(0, EM_INT64);
+    opt->steps = em_variable_new("optimizer/steps", zero, false);
+    em_tensor_free(zero);
+    opt->one_step = held_scalar(1, EM_INT64);
+    opt->one = held_scalar(1, EM_FLOAT64);
+    opt->base_lr = held_scalar(lr, EM_FLOAT64);
+    opt->beta1_scalar = held_scalar(beta1, EM_FLOAT64);
+    opt->beta2_scalar = held_scalar(beta2, EM_FLOAT64);
+    if (!opt->steps || !opt->one_step || !opt->one || !opt->base_lr ||
+        !opt->beta1_scalar || !opt->beta2_scalar) {
+        optimizer_release(opt);
+        return NULL;
+    }
     return opt;
 }
 
@@ -55,7 +97,7 @@ em_optimizer *em_optimizer_sgd(double lr, double momentum, bool nesterov)
         em__error("optimizer_sgd: Nesterov momentum needs momentum > 0");
         return NULL;
     }
-    em_optimizer *opt = optimizer_new(EM__OPTIM_SGD, lr);
+    em_optimizer *opt = optimizer_new(EM__OPTIM_SGD, lr, 0, 0);
     if (opt) {
         opt->momentum = momentum;
         opt->nesterov = nesterov;
@@ -80,7 +122,7 @@ static em_optimizer *adam_new(const char *what, em__optim_kind kind, double lr,
                   what, epsilon, weight_decay);
         return NULL;
     }
-    em_optimizer *opt = optimizer_new(kind, lr);
+    em_optimizer *opt = optimizer_new(kind, lr, beta1, beta2);
     if (opt) {
         opt->momentum = beta1;
         opt->beta2 = beta2;
@@ -116,7 +158,7 @@ em_optimizer *em_optimizer_rmsprop(double lr, double rho, double momentum,
                   rho, momentum, epsilon);
         return NULL;
     }
-    em_optimizer *opt = optimizer_new(EM__OPTIM_RMSPROP, lr);
+    em_optimizer *opt = optimizer_new(EM__OPTIM_RMSPROP, lr, 0, 0);
     if (opt) {
         opt->beta2 = rho;
         opt->momentum = momentum;
@@ -134,11 +176,10 @@ void em_optimizer_free(em_optimizer *opt)
         em_tensor_free(opt->slots[i].state[1]);
     }
     free(opt->slots);
-    free(opt);
+    optimizer_release(opt);
 }
 
-/* ---- per-variable state
- * ----------------------------------------------------*/
+/* ---- per-variable state ---------------------------------------------------*/
 
 static int64_t slot_index(const em__optim_slot *slots, int64_t cap, uint64_t id)
 {
@@ -216,60 +257,105 @@ static em__optim_slot *slot_get(em_optimizer *opt, em_tensor *v)
     slot->id = v->id;
     slot->state[0] = state[0];
     slot->state[1] = state[1];
-    slot->updates = 0;
+    slot->first_step = em__optim_steps(opt);
     opt->nslots++;
     return slot;
 }
 
-/* ---- update rules
- * ------------------------------------------------------------ Each returns the
- * status of its last assignment; a failing op makes every later one return
- * NULL, so the first error is the one reported. */
+/* ---- update rules ---------------------------------------------------------
+ * Each returns the status of its last assignment; a failing op makes every
+ * later one return NULL, so the first error is the one reported. */
+
+/* The scalars of one apply call, made once and converted to each
+ * variable's dtype on demand (all in apply's scope). */
+typedef struct update_scalars {
+    em_tensor *lr; /* float64 [] */
+    em_tensor *lr_as[EM_DTYPE_COUNT];
+    /* Adam: lr / (1 - b1^t) and 1 / (1 - b2^t) for the variables whose
+     * first update was at `first_step` (nearly always all of them). */
+    int64_t first_step;
+    em_tensor *adam_step, *adam_inv_c2;
+    em_tensor *adam_step_as[EM_DTYPE_COUNT], *adam_inv_c2_as[EM_DTYPE_COUNT];
+} update_scalars;
+
+static em_tensor *as_dtype(em_tensor *x, em_dtype dtype, em_tensor **cache)
+{
+    if (!x || x->type.dtype == dtype)
+        return x;
+    if (!cache[dtype])
+        cache[dtype] = em_cast(x, dtype);
+    return cache[dtype];
+}
+
+static em_tensor *lr_for(update_scalars *k, const em_tensor *v)
+{
+    return as_dtype(k->lr, v->type.dtype, k->lr_as);
+}
 
 static int sgd_update(const em_optimizer *opt, em__optim_slot *slot,
-                      em_tensor *v, em_tensor *g, double lr)
+                      em_tensor *v, em_tensor *g, update_scalars *k)
 {
     double mu = opt->momentum;
+    em_tensor *lr = lr_for(k, v);
     if (mu == 0)
-        return em_variable_assign_sub(v, em_mul_scalar(g, lr));
+        return em_variable_assign_sub(v, em_mul(g, lr));
 
     em_tensor *b = slot->state[0];
     if (em_variable_assign(b, em_add(em_mul_scalar(b, mu), g)) != 0)
         return -1;
     em_tensor *step = opt->nesterov ? em_add(g, em_mul_scalar(b, mu)) : b;
-    return em_variable_assign_sub(v, em_mul_scalar(step, lr));
+    return em_variable_assign_sub(v, em_mul(step, lr));
+}
+
+/* Fills k's Adam scalars for variables first updated at first_step:
+ * t = steps - first_step + 1, the update's number for those variables. */
+static void adam_scalars(const em_optimizer *opt, int64_t first_step,
+                         update_scalars *k)
+{
+    if (k->adam_step && k->first_step == first_step)
+        return;
+    k->first_step = first_step;
+    memset(k->adam_step_as, 0, sizeof k->adam_step_as);
+    memset(k->adam_inv_c2_as, 0, sizeof k->adam_inv_c2_as);
+    em_tensor *t = em_add_scalar(em_cast(opt->steps, EM_FLOAT64),
+                                 (double)(1 - first_step));
+    em_tensor *correction1 = em_sub(opt->one, em_pow(opt->beta1_scalar, t));
+    em_tensor *correction2 = em_sub(opt->one, em_pow(opt->beta2_scalar, t));
+    k->adam_step = em_div(k->lr, correction1);
+    k->adam_inv_c2 = em_reciprocal(correction2);
 }
 
 static int adam_update(const em_optimizer *opt, em__optim_slot *slot,
-                       em_tensor *v, em_tensor *g, double lr)
+                       em_tensor *v, em_tensor *g, update_scalars *k)
 {
     double b1 = opt->momentum, b2 = opt->beta2;
     em_tensor *m = slot->state[0], *s = slot->state[1];
 
     /* AdamW decays the weights apart from the gradient. */
     if (opt->kind == EM__OPTIM_ADAMW && opt->weight_decay != 0 &&
-        em_variable_assign_sub(v, em_mul_scalar(v, lr * opt->weight_decay)))
+        em_variable_assign_sub(
+            v, em_mul(v, em_mul_scalar(lr_for(k, v), opt->weight_decay))))
         return -1;
 
-    int64_t t = ++slot->updates;
     em_tensor *m_new = em_add(em_mul_scalar(m, b1), em_mul_scalar(g, 1 - b1));
     em_tensor *s_new =
         em_add(em_mul_scalar(s, b2), em_mul_scalar(em_square(g), 1 - b2));
     if (em_variable_assign(m, m_new) != 0 || em_variable_assign(s, s_new) != 0)
         return -1;
 
-    double correction1 = 1 - pow(b1, (double)t);
-    double correction2 = 1 - pow(b2, (double)t);
-    em_tensor *denom =
-        em_add_scalar(em_sqrt(em_mul_scalar(s, 1 / correction2)), opt->epsilon);
-    em_tensor *step = em_div(em_mul_scalar(m, lr / correction1), denom);
-    return em_variable_assign_sub(v, step);
+    adam_scalars(opt, slot->first_step, k);
+    em_dtype dtype = v->type.dtype;
+    em_tensor *step_size = as_dtype(k->adam_step, dtype, k->adam_step_as);
+    em_tensor *inv_c2 = as_dtype(k->adam_inv_c2, dtype, k->adam_inv_c2_as);
+    em_tensor *denom = em_add_scalar(em_sqrt(em_mul(s, inv_c2)), opt->epsilon);
+    return em_variable_assign_sub(v, em_div(em_mul(m, step_size), denom));
 }
 
 static int rmsprop_update(const em_optimizer *opt, em__optim_slot *slot,
-                          em_tensor *v, em_tensor *g, double lr)
+                          em_tensor *v, em_tensor *g, update_scalars *k)
 {
     double rho = opt->beta2, mu = opt->momentum;
+    em_tensor *lr = lr_for(k, v);
     em_tensor *s = slot->state[0];
     em_tensor *s_new =
         em_add(em_mul_scalar(s, rho), em_mul_scalar(em_square(g), 1 - rho));
@@ -278,15 +364,14 @@ static int rmsprop_update(const em_optimizer *opt, em__optim_slot *slot,
 
     em_tensor *scaled = em_div(g, em_add_scalar(em_sqrt(s), opt->epsilon));
     if (mu == 0)
-        return em_variable_assign_sub(v, em_mul_scalar(scaled, lr));
+        return em_variable_assign_sub(v, em_mul(scaled, lr));
     em_tensor *b = slot->state[1];
     if (em_variable_assign(b, em_add(em_mul_scalar(b, mu), scaled)) != 0)
         return -1;
-    return em_variable_assign_sub(v, em_mul_scalar(b, lr));
+    return em_variable_assign_sub(v, em_mul(b, lr));
 }
 
-/* ---- apply
- * -------------------------------------------------------------------*/
+/* ---- apply ----------------------------------------------------------------*/
 
 /* Everything that could make an update fail for the caller's arguments,
  * checked before any variable changes. */
@@ -365,14 +450,18 @@ int em_optimizer_apply(em_optimizer *opt, int n, em_tensor *const *grads,
         return -1;
     }
 
-    double lr = em_optimizer_learning_rate(opt);
     em__thread *thread = em__thread_state();
     thread->record_paused++;
     em_scope_begin();
+    update_scalars k = {0};
     int status = prepare_gradients(opt, n, grads, vars, g);
     for (int i = 0; i < n && status == 0; i++) {
         if (!g[i])
             continue;
+        if (!k.lr && !(k.lr = em__optim_rate(opt))) {
+            status = -1;
+            break;
+        }
         em__optim_slot *slot = slot_get(opt, vars[i]);
         if (!slot) {
             status = -1;
@@ -380,22 +469,21 @@ int em_optimizer_apply(em_optimizer *opt, int n, em_tensor *const *grads,
         }
         switch (opt->kind) {
         case EM__OPTIM_SGD:
-            status = sgd_update(opt, slot, vars[i], g[i], lr);
+            status = sgd_update(opt, slot, vars[i], g[i], &k);
             break;
         case EM__OPTIM_ADAM:
         case EM__OPTIM_ADAMW:
-            status = adam_update(opt, slot, vars[i], g[i], lr);
+            status = adam_update(opt, slot, vars[i], g[i], &k);
             break;
         case EM__OPTIM_RMSPROP:
-            status = rmsprop_update(opt, slot, vars[i], g[i], lr);
+            status = rmsprop_update(opt, slot, vars[i], g[i], &k);
             break;
         }
     }
+    if (status == 0)
+        status = em_variable_assign_add(opt->steps, opt->one_step);
     em_scope_end();
     thread->record_paused--;
     free(g);
-
-    if (status == 0)
-        opt->steps++;
     return status;
 }

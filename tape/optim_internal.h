@@ -19,7 +19,11 @@ typedef enum em__optim_kind {
 typedef struct em__optim_slot {
     uint64_t id;         /* 0: empty */
     em_tensor *state[2]; /* momentum / first and second moments */
-    int64_t updates;     /* of this variable, for Adam's bias correction */
+    /* The optimiser's step count at the variable's first update: Adam's
+     * bias correction uses the steps since then, so that a variable first
+     * updated late starts its correction at 1. Fixed once the slot exists,
+     * so a traced step may use it as a constant. */
+    int64_t first_step;
 } em__optim_slot;
 
 struct em_optimizer {
@@ -39,10 +43,26 @@ struct em_optimizer {
     double schedule_min_lr;
 
     double clip_norm; /* 0: off */
-    int64_t steps;
+    /* Updates applied so far: an int64 scalar variable, so that a traced
+     * step reads and advances it at every call, and schedules and bias
+     * corrections computed from it with ops stay right on replay. */
+    em_tensor *steps;
+    /* Scalars every update uses, made once (float64 but the int64 one):
+     * creating them anew at every apply was a good part of its cost. */
+    em_tensor *one_step; /* int64 1 */
+    em_tensor *one, *base_lr, *beta1_scalar, *beta2_scalar;
 
     em__optim_slot *slots; /* open addressing, capacity a power of two */
     int64_t nslots, capslots;
 };
+
+/* The step count as a host integer (its current value). */
+int64_t em__optim_steps(const em_optimizer *opt);
+
+/* The learning rate of the update at the current step, as a float64
+ * scalar in the current scope (or the optimiser's own base_lr, not to be
+ * freed); computed with ops from the step count for the built-in
+ * schedules. NULL with an error. */
+em_tensor *em__optim_rate(const em_optimizer *opt);
 
 #endif

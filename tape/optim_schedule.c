@@ -7,6 +7,10 @@
 
 #include "optim_internal.h"
 
+/* The built-in schedules, evaluated on the host (for
+ * em_optimizer_learning_rate) in the same order of operations as their op
+ * forms below, so both give the same double. They are installed as
+ * callbacks, and apply recognises them by address to use the op form. */
 static double step_rate(int64_t step, double base_lr, void *user)
 {
     const em_optimizer *opt = user;
@@ -19,10 +23,52 @@ static double cosine_rate(int64_t step, double base_lr, void *user)
 {
     const em_optimizer *opt = user;
     double min_lr = opt->schedule_min_lr;
-    if (step >= opt->schedule_total)
-        return min_lr;
-    double progress = (double)step / (double)opt->schedule_total;
+    double progress = fmin((double)step / (double)opt->schedule_total, 1.0);
     return min_lr + (base_lr - min_lr) * 0.5 * (1 + cos(M_PI * progress));
+}
+
+/* []: base_lr * gamma^(steps / every), the division on int64. */
+static em_tensor *step_rate_op(const em_optimizer *opt)
+{
+    em_tensor *every = em_scalar((double)opt->schedule_every, EM_INT64);
+    em_tensor *periods = em_cast(em_div(opt->steps, every), EM_FLOAT64);
+    em_tensor *gamma = em_scalar(opt->schedule_gamma, EM_FLOAT64);
+    return em_mul_scalar(em_pow(gamma, periods), opt->lr);
+}
+
+/* []: min_lr + (lr - min_lr)/2 * (1 + cos(pi * min(steps / total, 1))). */
+static em_tensor *cosine_rate_op(const em_optimizer *opt)
+{
+    double min_lr = opt->schedule_min_lr;
+    em_tensor *step = em_cast(opt->steps, EM_FLOAT64);
+    em_tensor *total = em_scalar((double)opt->schedule_total, EM_FLOAT64);
+    em_tensor *progress =
+        em_minimum(em_div(step, total), em_scalar(1.0, EM_FLOAT64));
+    em_tensor *wave = em_add_scalar(em_cos(em_mul_scalar(progress, M_PI)), 1);
+    return em_add_scalar(em_mul_scalar(wave, (opt->lr - min_lr) * 0.5), min_lr);
+}
+
+em_tensor *em__optim_rate(const em_optimizer *opt)
+{
+    if (opt->schedule == step_rate)
+        return step_rate_op(opt);
+    if (opt->schedule == cosine_rate)
+        return cosine_rate_op(opt);
+    if (!opt->schedule)
+        return opt->base_lr;
+
+    /* A C callback cannot be replayed: a trace keeps this one value. */
+    double lr =
+        opt->schedule(em__optim_steps(opt), opt->lr, opt->schedule_user);
+    const char *tracing = em__thread_state()->tracing;
+    if (tracing)
+        em__log(EM_LOG_WARN,
+                "optimizer_apply: the learning-rate schedule callback runs "
+                "once while tracing %s; its rate %g is frozen in the trace "
+                "(use a built-in schedule, or call apply outside the traced "
+                "function)",
+                tracing, lr);
+    return em_scalar(lr, EM_FLOAT64);
 }
 
 void em_optimizer_set_schedule(em_optimizer *opt, em_lr_schedule schedule,
@@ -73,12 +119,18 @@ double em_optimizer_learning_rate(const em_optimizer *opt)
         return NAN;
     if (!opt->schedule)
         return opt->lr;
-    return opt->schedule(opt->steps, opt->lr, opt->schedule_user);
+    return opt->schedule(em__optim_steps(opt), opt->lr, opt->schedule_user);
+}
+
+int64_t em__optim_steps(const em_optimizer *opt)
+{
+    /* Read in place: a traced step advances the variable's own storage. */
+    return opt->steps ? *(const int64_t *)opt->steps->data : 0;
 }
 
 int64_t em_optimizer_steps(const em_optimizer *opt)
 {
-    return opt ? opt->steps : 0;
+    return opt ? em__optim_steps(opt) : 0;
 }
 
 void em_optimizer_set_clip_norm(em_optimizer *opt, double max_norm)
@@ -127,8 +179,11 @@ static bool clip_check(int n, em_tensor *const *grads, double max_norm,
 int em_clip_by_global_norm(int n, em_tensor *const *grads, double max_norm,
                            em_tensor **clipped, double *global_norm)
 {
-    if (!clip_check(n, grads, max_norm, clipped))
+    if (!clip_check(n, grads, max_norm, clipped)) {
+        for (int i = 0; clipped && i < n; i++)
+            clipped[i] = NULL;
         return -1;
+    }
 
     em_scope_begin();
     em_tensor *total = NULL;
@@ -165,7 +220,9 @@ int em_clip_by_global_norm(int n, em_tensor *const *grads, double max_norm,
         out[i] = em_mul(grads[i], s);
         ok = out[i] != NULL;
     }
-    double value = ok ? em_tensor_item(norm) : NAN;
+    /* Reading the norm back is the one host step: only when asked, so a
+     * traced update (which cannot read values) stays all ops. */
+    double value = ok && global_norm ? em_tensor_item(norm) : NAN;
     for (int i = 0; i < n; i++)
         clipped[i] = ok ? em_scope_keep(out[i]) : NULL;
     free(out);

@@ -1,6 +1,7 @@
 /* Optimisers, learning-rate schedules and gradient clipping. Expected values
  * are the torch.optim formulas evaluated in double in the test. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "testing.h"
 
@@ -453,8 +454,250 @@ START_TEST(user_schedule_sets_the_rate_an_update_uses)
 }
 END_TEST
 
-/* ---- clipping
- * --------------------------------------------------------------*/
+/* ---- traced training steps ------------------------------------------------
+ * The same tiny least-squares model trained eagerly and through em_trace_fn
+ * from the same start must end at the same weights: anything the optimiser
+ * computed on the host would be frozen at its trace-time value. */
+
+typedef struct tiny_model {
+    em_tensor *w, *b;
+    em_optimizer *opt;
+} tiny_model;
+
+/* [8, 3] x [3, 1] + [1] -> mean squared error against [8, 1]. */
+static int tiny_step(int n, em_tensor *const *in, int max, em_tensor **out,
+                     void *user)
+{
+    (void)n;
+    (void)max;
+    tiny_model *m = user;
+    em_tape *tape = em_tape_begin(false);
+    em_tensor *pred = em_add(em_matmul(in[0], m->w, false, false), m->b);
+    em_tensor *loss = em_mean(em_square(em_sub(pred, in[1])), 0, NULL, false);
+    em_tensor *vars[2] = {m->w, m->b}, *grads[2];
+    int rc = em_tape_gradient(tape, loss, 2, vars, grads);
+    em_tape_free(tape);
+    if (rc != 0 || em_optimizer_apply(m->opt, 2, grads, vars) != 0)
+        return -1;
+    out[0] = loss;
+    return 1;
+}
+
+static tiny_model tiny_model_new(em_optimizer *opt)
+{
+    tiny_model m;
+    em_tensor *w_init =
+        test_f64(2, (int64_t[]){3, 1}, (double[]){0.5, -0.3, 0.1});
+    em_tensor *b_init = test_f64(1, (int64_t[]){1}, (double[]){0.2});
+    m.w = em_variable_new("w", w_init, true);
+    m.b = em_variable_new("b", b_init, true);
+    m.opt = opt;
+    em_tensor_free(w_init);
+    em_tensor_free(b_init);
+    return m;
+}
+
+static void tiny_model_free(tiny_model *m)
+{
+    em_tensor_free(m->w);
+    em_tensor_free(m->b);
+    em_optimizer_free(m->opt);
+}
+
+static void assert_close(const em_tensor *got, const em_tensor *want)
+{
+    ck_assert_int_eq(em_tensor_size(got), em_tensor_size(want));
+    for (int64_t i = 0; i < em_tensor_size(want); i++) {
+        double a = test_at(got, i), e = test_at(want, i);
+        ck_assert_msg(fabs(a - e) <= 1e-6 * fabs(e) + 1e-12,
+                      "element %lld: traced %.17g, eager %.17g", (long long)i,
+                      a, e);
+    }
+}
+
+typedef em_optimizer *(*make_optimizer)(void);
+
+/* Trains two copies for 20 steps, one eagerly and one traced, and checks
+ * that the weights and the optimiser's reports agree and that the weights
+ * moved at all. */
+static void traced_matches_eager(make_optimizer make)
+{
+    em_scope_begin();
+    double xs[24], ys[8];
+    for (int i = 0; i < 8; i++) {
+        for (int j = 0; j < 3; j++)
+            xs[i * 3 + j] = sin(1.0 + i * 3 + j);
+        ys[i] = 2 * xs[i * 3] - xs[i * 3 + 1] + 0.5 * xs[i * 3 + 2] + 1;
+    }
+    em_tensor *x = test_f64(2, (int64_t[]){8, 3}, xs);
+    em_tensor *y = test_f64(2, (int64_t[]){8, 1}, ys);
+    em_tensor *in[2] = {x, y};
+    tiny_model eager = tiny_model_new(make()), traced = tiny_model_new(make());
+    em_trace_options options = {.name = "tiny_step"};
+    em_function *f = em_trace_fn(tiny_step, &traced, &options);
+    for (int step = 0; step < 20; step++) {
+        em_scope_begin();
+        em_tensor *loss;
+        ck_assert_int_eq(tiny_step(2, in, 1, &loss, &eager), 1);
+        int got = em_function_call(f, 2, in, 1, &loss);
+        const char *e = em_error_last();
+        ck_assert_msg(got == 1, "traced step %d failed: %s", step, e ? e : "");
+        em_scope_end();
+    }
+    ck_assert_int_eq(em_function_get_stats(f).traces, 1);
+    assert_close(traced.w, eager.w);
+    assert_close(traced.b, eager.b);
+    ck_assert_double_gt(fabs(test_at(eager.w, 0) - 0.5), 1e-3);
+    ck_assert_int_eq(em_optimizer_steps(eager.opt), 20);
+    ck_assert_int_eq(em_optimizer_steps(traced.opt), 20);
+    ck_assert_double_eq_tol(em_optimizer_learning_rate(traced.opt),
+                            em_optimizer_learning_rate(eager.opt), 1e-15);
+    em_function_free(f);
+    tiny_model_free(&eager);
+    tiny_model_free(&traced);
+    em_scope_end();
+}
+
+static em_optimizer *make_sgd_momentum(void)
+{
+    em_optimizer *opt = em_optimizer_sgd(0.05, 0.9, false);
+    /* Small enough to clip the first steps, so clipping is traced too. */
+    em_optimizer_set_clip_norm(opt, 1.0);
+    return opt;
+}
+
+static em_optimizer *make_nesterov(void)
+{
+    return em_optimizer_sgd(0.05, 0.8, true);
+}
+
+static em_optimizer *make_adam(void)
+{
+    return em_optimizer_adam(0.05, 0.9, 0.999, 1e-8);
+}
+
+static em_optimizer *make_adamw(void)
+{
+    return em_optimizer_adamw(0.05, 0.5, 0.75, 1e-3, 0.1);
+}
+
+static em_optimizer *make_rmsprop(void)
+{
+    return em_optimizer_rmsprop(0.01, 0.9, 0.5, 1e-3);
+}
+
+static em_optimizer *make_adam_step_schedule(void)
+{
+    em_optimizer *opt = em_optimizer_adam(0.1, 0.9, 0.999, 1e-8);
+    em_optimizer_set_step_schedule(opt, 3, 0.5);
+    return opt;
+}
+
+static em_optimizer *make_adam_cosine_schedule(void)
+{
+    /* Shorter than the run, so the rate also sits at min_lr a while. */
+    em_optimizer *opt = em_optimizer_adam(0.1, 0.9, 0.999, 1e-8);
+    em_optimizer_set_cosine_schedule(opt, 12, 0.01);
+    return opt;
+}
+
+START_TEST(traced_sgd_momentum_with_clipping_matches_eager)
+{
+    traced_matches_eager(make_sgd_momentum);
+}
+END_TEST
+
+START_TEST(traced_sgd_nesterov_matches_eager)
+{
+    traced_matches_eager(make_nesterov);
+}
+END_TEST
+
+START_TEST(traced_adam_bias_correction_advances_each_call)
+{
+    traced_matches_eager(make_adam);
+}
+END_TEST
+
+START_TEST(traced_adamw_matches_eager)
+{
+    traced_matches_eager(make_adamw);
+}
+END_TEST
+
+START_TEST(traced_rmsprop_matches_eager)
+{
+    traced_matches_eager(make_rmsprop);
+}
+END_TEST
+
+START_TEST(traced_step_schedule_decays_each_call)
+{
+    traced_matches_eager(make_adam_step_schedule);
+    /* The rate the reports give after 20 steps: 0.1 * 0.5^(20/3). */
+    em_optimizer *opt = make_adam_step_schedule();
+    advance(opt, 20);
+    ck_assert_double_eq_tol(em_optimizer_learning_rate(opt), 0.1 * pow(0.5, 6),
+                            1e-15);
+    em_optimizer_free(opt);
+}
+END_TEST
+
+START_TEST(traced_cosine_schedule_decays_each_call)
+{
+    traced_matches_eager(make_adam_cosine_schedule);
+}
+END_TEST
+
+static int warning_count;
+static char warning_text[512];
+
+static void count_warnings(em_log_level level, const char *message, void *user)
+{
+    (void)user;
+    if (level == EM_LOG_WARN) {
+        warning_count++;
+        snprintf(warning_text, sizeof warning_text, "%s", message);
+    }
+}
+
+START_TEST(traced_user_schedule_is_frozen_with_one_warning)
+{
+    em_scope_begin();
+    int calls = 0;
+    em_optimizer *opt = em_optimizer_sgd(0.6, 0, false);
+    em_optimizer_set_schedule(opt, inverse_time, &calls);
+    tiny_model m = tiny_model_new(opt);
+    double w_start = test_at(m.w, 0);
+    em_tensor *x = em_ones(EM_FLOAT64, 2, (int64_t[]){8, 3});
+    em_tensor *y = em_zeros(EM_FLOAT64, 2, (int64_t[]){8, 1});
+    em_tensor *in[2] = {x, y};
+    em_function *f = em_trace_fn(tiny_step, &m, NULL);
+    warning_count = 0;
+    em_log_set_handler(count_warnings, NULL);
+    for (int step = 0; step < 3; step++) {
+        em_scope_begin();
+        em_tensor *loss;
+        ck_assert_int_eq(em_function_call(f, 2, in, 1, &loss), 1);
+        em_scope_end();
+    }
+    em_log_set_handler(NULL, NULL);
+    ck_assert_int_eq(warning_count, 1);
+    ck_assert_ptr_nonnull(strstr(warning_text, "frozen"));
+    ck_assert_ptr_nonnull(strstr(warning_text, "callback"));
+    /* The callback ran once, at trace time; the step count still moved, so
+     * the rate reported is the callback's for step 3. */
+    ck_assert_int_eq(calls, 1);
+    ck_assert_int_eq(em_optimizer_steps(opt), 3);
+    ck_assert_double_eq_tol(em_optimizer_learning_rate(opt), 0.6 / 4, 1e-15);
+    ck_assert_double_ne(test_at(m.w, 0), w_start);
+    em_function_free(f);
+    tiny_model_free(&m);
+    em_scope_end();
+}
+END_TEST
+
+/* ---- clipping -------------------------------------------------------------*/
 
 START_TEST(clip_scales_by_the_global_norm)
 {
@@ -505,12 +748,17 @@ START_TEST(clip_rejects_bad_arguments)
 {
     em_tensor *a = test_f64(1, (int64_t[]){2}, (double[]){3, 4});
     em_tensor *i = em_zeros(EM_INT64, 1, (int64_t[]){2});
-    em_tensor *out[2];
+    /* A failure leaves every output NULL, never stale pointers. */
+    em_tensor *out[2] = {a, a};
     ck_assert_int_eq(em_clip_by_global_norm(1, &a, 0, out, NULL), -1);
     assert_error("clip_by_global_norm", "max_norm 0");
+    ck_assert_ptr_null(out[0]);
+    out[0] = out[1] = a;
     ck_assert_int_eq(
         em_clip_by_global_norm(2, (em_tensor *[]){a, i}, 1, out, NULL), -1);
     assert_error("clip_by_global_norm", "gradient 1", "int64[2]");
+    ck_assert_ptr_null(out[0]);
+    ck_assert_ptr_null(out[1]);
     /* Only NULL gradients: nothing to clip, norm 0. */
     double norm = -1;
     ck_assert_int_eq(
@@ -563,6 +811,15 @@ int main(void)
     tcase_add_test(tc, step_schedule_decays_every_n_steps);
     tcase_add_test(tc, cosine_schedule_decays_to_min_lr);
     tcase_add_test(tc, user_schedule_sets_the_rate_an_update_uses);
+    tc = test_case(s, "traced");
+    tcase_add_test(tc, traced_sgd_momentum_with_clipping_matches_eager);
+    tcase_add_test(tc, traced_sgd_nesterov_matches_eager);
+    tcase_add_test(tc, traced_adam_bias_correction_advances_each_call);
+    tcase_add_test(tc, traced_adamw_matches_eager);
+    tcase_add_test(tc, traced_rmsprop_matches_eager);
+    tcase_add_test(tc, traced_step_schedule_decays_each_call);
+    tcase_add_test(tc, traced_cosine_schedule_decays_each_call);
+    tcase_add_test(tc, traced_user_schedule_is_frozen_with_one_warning);
     tc = test_case(s, "clipping");
     tcase_add_test(tc, clip_scales_by_the_global_norm);
     tcase_add_test(tc, clip_results_outlive_its_internal_scope);

@@ -13,6 +13,15 @@
  *   AdamW:    v -= lr*wd*v first, then the Adam step
  *   RMSprop:  s = rho*s + (1-rho)*g^2;  b = mu*b + g/(sqrt(s)+eps);
  *             v -= lr*b   (v -= lr*g/(sqrt(s)+eps) when mu = 0)
+ * Adam's t counts the steps since the variable's first update (1 at that
+ * update).
+ *
+ * Tracing: the step count is a variable and the update, the bias
+ * corrections, clipping and the built-in schedules are all ops on it, so a
+ * training step traced with em_trace_fn (ember/trace.h) replays them
+ * correctly at every call. A user schedule callback is C code: inside a
+ * traced function it runs once, at trace time, and its rate is frozen in
+ * the trace (a warning says so when it happens).
  * Ownership: each _new result is released with em_optimizer_free, which
  * also releases the state variables.
  */
@@ -44,18 +53,25 @@ int em_optimizer_apply(em_optimizer *opt, int n, em_tensor *const *grads,
 
 /* Learning rate as a function of the step (0 for the first update). */
 typedef double (*em_lr_schedule)(int64_t step, double base_lr, void *user);
-/* Installs a schedule (NULL: constant, the default). */
+/* Installs a schedule (NULL: constant, the default). The callback is asked
+ * on the host at each apply; when apply runs inside a function being
+ * traced it is asked once, its value is frozen into the trace for every
+ * later call, and a warning is logged. Prefer the built-in schedules
+ * below in traced steps: they are computed with ops and replay right. */
 void em_optimizer_set_schedule(em_optimizer *opt, em_lr_schedule schedule,
                                void *user);
-/* lr * gamma^(step / every). */
+/* lr * gamma^(step / every), the division truncating. Traceable. */
 void em_optimizer_set_step_schedule(em_optimizer *opt, int64_t every,
                                     double gamma);
-/* Cosine decay from lr to min_lr over total_steps, then min_lr. */
+/* Cosine decay from lr to min_lr over total_steps, then min_lr:
+ * min_lr + (lr - min_lr)/2 * (1 + cos(pi * min(step / total_steps, 1))).
+ * Traceable. */
 void em_optimizer_set_cosine_schedule(em_optimizer *opt, int64_t total_steps,
                                       double min_lr);
-/* Rate the next update will use. */
+/* Rate the next update will use (read from the step count, so right after
+ * traced updates too; a user callback is asked). */
 double em_optimizer_learning_rate(const em_optimizer *opt);
-/* Updates applied so far. */
+/* Updates applied so far, eager or traced. */
 int64_t em_optimizer_steps(const em_optimizer *opt);
 /* Clips gradients by their global norm before every update (0: off). */
 void em_optimizer_set_clip_norm(em_optimizer *opt, double max_norm);
@@ -63,7 +79,8 @@ void em_optimizer_set_clip_norm(em_optimizer *opt, double max_norm);
 /* Scales all gradients by max_norm / max(global_norm, max_norm), where the
  * global norm is sqrt of the sum of every element squared; writes new
  * tensors into clipped[i] (NULL stays NULL) and the norm before clipping
- * into *global_norm when not NULL. Returns 0 or -1. */
+ * into *global_norm when not NULL. Returns 0, or -1 with an error and
+ * every clipped[i] NULL. */
 int em_clip_by_global_norm(int n, em_tensor *const *grads, double max_norm,
                            em_tensor **clipped, double *global_norm);
 
