@@ -695,9 +695,8 @@ int em_function_call(em_function *f, int n_inputs, em_tensor *const *inputs,
         outputs[i] = NULL;
     if (!f || n_inputs < 0 || (n_inputs > 0 && !inputs) || max_outputs < 0 ||
         (max_outputs > 0 && !outputs)) {
-        em__error("function_call: needs a function, and arrays for %d inputs "
-                  "and %d outputs",
-                  n_inputs, max_outputs);
+        em__error("%s: needs arrays for %d inputs and %d outputs",
+                  f ? f->name : "function_call", n_inputs, max_outputs);
         return -1;
     }
     f->stats.calls++;

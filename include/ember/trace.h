@@ -19,13 +19,15 @@
  *  - variables are captured by reference: every call reads their current
  *    value, and assignments inside the function happen at every call, in
  *    program order. A variable created during the first trace is kept
- *    (lifted out) and owned by the function; creating one during a later
+ *    (lifted out): the function holds a reference to it until
+ *    em_function_free, and whoever created it still releases their own
+ *    with em_tensor_free, as in eager code. Creating one during a later
  *    trace is an error naming the function and the variable;
  *  - a tape inside the function is traced too, so a whole training step
  *    (forward, loss, gradients, optimiser update) becomes one graph.
  *
  * Ownership: em_trace_fn returns a function released with em_function_free,
- * which releases its graphs and lifted variables. Outputs of a call are new
+ * which releases its graphs and its references to lifted variables. Outputs of a call are new
  * tensors owned like op results (innermost scope, or the caller).
  */
 #ifndef EMBER_TRACE_H
