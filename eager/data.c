@@ -9,9 +9,13 @@
  * either means the header does not describe the file.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "internal.h"
@@ -40,9 +44,36 @@ static const idx_type *idx_type_find(unsigned char code)
     return NULL;
 }
 
+/* Records "idx_load: '<path>': <detail>": every message of the loader
+ * starts with the file's name. */
+static void idx_error(const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void idx_error(const char *path, const char *fmt, ...)
+{
+    char detail[600];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(detail, sizeof detail, fmt, args);
+    va_end(args);
+    em__error("idx_load: '%s': %s", path, detail);
+}
+
+/* zlib's message for the last error, without the "<fd:N>: " it puts before
+ * messages about a file opened with gzdopen. */
+static const char *gz_why(gzFile f)
+{
+    int code;
+    const char *why = gzerror(f, &code);
+    const char *colon = strstr(why, ": ");
+    if (why[0] == '<' && colon)
+        why = colon + 2;
+    return why;
+}
+
 /* Reads up to `bytes` bytes; returns how many were read, or -1 when zlib
- * reports an error (its message in *why). */
-static int64_t read_all(gzFile f, void *buf, int64_t bytes, const char **why)
+ * reports an error (recorded). */
+static int64_t read_all(gzFile f, const char *path, void *buf, int64_t bytes)
 {
     int64_t got = 0;
     while (got < bytes) {
@@ -51,8 +82,7 @@ static int64_t read_all(gzFile f, void *buf, int64_t bytes, const char **why)
             want = INT_MAX / 2; /* gzread counts in int */
         int n = gzread(f, (char *)buf + got, (unsigned)want);
         if (n < 0) {
-            int code;
-            *why = gzerror(f, &code);
+            idx_error(path, "%s", gz_why(f));
             return -1;
         }
         if (n == 0)
@@ -101,62 +131,186 @@ static void idx_to_host(const idx_type *it, const unsigned char *raw,
 }
 
 /* Reads the header: the file's element type into *type, the tensor's dtype
- * and shape into *out. False with an error. */
+ * and shape into *out, its element count into *count. False with an
+ * error. */
 static bool idx_read_header(gzFile f, const char *path, const idx_type **type,
-                            em__type *out)
+                            em__type *out, int64_t *count)
 {
     unsigned char head[4 + 4 * 255];
-    const char *why = NULL;
-    int64_t got = read_all(f, head, 4, &why);
-    if (got < 0) {
-        em__error("idx_load: '%s': %s", path, why);
+    int64_t got = read_all(f, path, head, 4);
+    if (got < 0)
         return false;
-    }
     if (got < 4) {
-        em__error("idx_load: '%s' is truncated: %lld of 4 header bytes", path,
-                  (long long)got);
+        idx_error(path, "truncated: %lld of 4 header bytes", (long long)got);
         return false;
     }
     if (head[0] != 0 || head[1] != 0) {
-        em__error("idx_load: '%s' has bad magic %02x %02x %02x %02x "
-                  "(an IDX file starts 00 00 type ndim)",
-                  path, head[0], head[1], head[2], head[3]);
+        idx_error(path,
+                  "bad magic %02x %02x %02x %02x (an IDX file starts 00 00 "
+                  "type ndim)",
+                  head[0], head[1], head[2], head[3]);
         return false;
     }
     *type = idx_type_find(head[2]);
     if (!*type) {
-        em__error("idx_load: '%s' has unknown element type 0x%02x", path,
-                  head[2]);
+        idx_error(path, "unknown element type 0x%02x", head[2]);
         return false;
     }
     int ndim = head[3];
     if (ndim > EM_MAX_DIMS) {
-        em__error("idx_load: '%s' has %d dimensions, at most %d supported",
-                  path, ndim, EM_MAX_DIMS);
+        idx_error(path, "%d dimensions, at most %d supported", ndim,
+                  EM_MAX_DIMS);
         return false;
     }
-    got = read_all(f, head + 4, 4 * ndim, &why);
-    if (got < 0) {
-        em__error("idx_load: '%s': %s", path, why);
+    got = read_all(f, path, head + 4, 4 * ndim);
+    if (got < 0)
         return false;
-    }
     if (got < 4 * ndim) {
-        em__error("idx_load: '%s' is truncated in its header: %d dimensions "
-                  "announced, %lld bytes of sizes found",
-                  path, ndim, (long long)got);
+        idx_error(path,
+                  "truncated in its header: %d dimensions announced, %lld "
+                  "bytes of sizes found",
+                  ndim, (long long)got);
         return false;
     }
     int64_t shape[EM_MAX_DIMS], size = 1;
     for (int i = 0; i < ndim; i++) {
         shape[i] = load_be32(head + 4 + 4 * i);
         if (shape[i] > 0 && size > INT64_MAX / 8 / shape[i]) {
-            em__error("idx_load: '%s' announces too many elements", path);
+            idx_error(path, "announces too many elements");
             return false;
         }
         size *= shape[i];
     }
     em__type_make(out, (*type)->dtype, ndim, shape);
+    *count = size;
     return true;
+}
+
+static void idx_truncated(const char *path, const em__type *ttype,
+                          const idx_type *type, int64_t bytes, int64_t found)
+{
+    char text[200];
+    idx_error(path, "truncated: %s of %s needs %lld bytes of data, found %lld",
+              em_shape_format(ttype->ndim, ttype->shape, text, sizeof text),
+              type->name, (long long)bytes, (long long)found);
+}
+
+static void idx_too_long(const char *path, int64_t elements)
+{
+    idx_error(path, "data after the %lld elements its header announces",
+              (long long)elements);
+}
+
+/* A tensor of ttype, with any failure recorded under the loader's name. */
+static em_tensor *idx_tensor_new(const char *path, const em__type *ttype)
+{
+    em_tensor *t = em__tensor_new(ttype);
+    if (!t) {
+        const char *why = em_error_peek();
+        idx_error(path, "%s", why ? why : "out of memory");
+    }
+    return t;
+}
+
+/* Reads the data into its final place (the tensor, or a staging buffer
+ * for the narrow integer types that are widened), after the first `got`
+ * bytes already read into `prefix`, and checks that nothing follows it.
+ * Returns the tensor, or NULL with an error. */
+static em_tensor *idx_fill(gzFile f, const char *path, const idx_type *type,
+                           const em__type *ttype, int64_t size,
+                           const unsigned char *prefix, int64_t got)
+{
+    int64_t bytes = size * type->bytes;
+    em_tensor *t = idx_tensor_new(path, ttype);
+    if (!t)
+        return NULL;
+    bool widen = em_dtype_size(ttype->dtype) != (size_t)type->bytes;
+    unsigned char *raw =
+        widen ? calloc((size_t)(bytes ? bytes : 1), 1) : t->data;
+    if (!raw) {
+        idx_error(path, "out of memory");
+        em_tensor_free(t);
+        return NULL;
+    }
+    if (got > 0)
+        memcpy(raw, prefix, (size_t)got);
+
+    unsigned char extra;
+    int64_t rest = read_all(f, path, raw + got, bytes - got);
+    int64_t more = rest == bytes - got ? read_all(f, path, &extra, 1) : 0;
+    if (rest >= 0 && rest < bytes - got)
+        idx_truncated(path, ttype, type, bytes, got + rest);
+    else if (more > 0)
+        idx_too_long(path, size);
+    bool ok = rest == bytes - got && more == 0;
+    if (ok)
+        idx_to_host(type, widen ? raw : NULL, t->data, size);
+    if (widen)
+        free(raw);
+    if (!ok) {
+        em_tensor_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* A plain regular file must be exactly as long as its header says; that is
+ * checked against its size before anything is allocated. */
+static em_tensor *idx_read_plain(gzFile f, const char *path,
+                                 const idx_type *type, const em__type *ttype,
+                                 int64_t size, int64_t found)
+{
+    int64_t bytes = size * type->bytes;
+    if (found < bytes) {
+        idx_truncated(path, ttype, type, bytes, found);
+        return NULL;
+    }
+    if (found > bytes) {
+        idx_too_long(path, size);
+        return NULL;
+    }
+    return idx_fill(f, path, type, ttype, size, NULL, 0);
+}
+
+/* A compressed file (or a pipe) gives its length away only as it is read.
+ * The data goes into a buffer that starts at min(bytes, IDX_CHUNK) and
+ * doubles while data keeps coming; the tensor is allocated only once a
+ * quarter of what the header announces has arrived, so a small file that
+ * claims a huge shape fails fast without a huge allocation. */
+#define IDX_CHUNK ((int64_t)16 << 20)
+
+static em_tensor *idx_read_stream(gzFile f, const char *path,
+                                  const idx_type *type, const em__type *ttype,
+                                  int64_t size)
+{
+    int64_t bytes = size * type->bytes;
+    int64_t cap = bytes < IDX_CHUNK ? bytes : IDX_CHUNK, got = 0;
+    unsigned char *buf = NULL;
+    for (;;) {
+        unsigned char *grown = realloc(buf, (size_t)(cap ? cap : 1));
+        if (!grown) {
+            free(buf);
+            idx_error(path, "out of memory");
+            return NULL;
+        }
+        buf = grown;
+        int64_t n = read_all(f, path, buf + got, cap - got);
+        if (n < 0) {
+            free(buf);
+            return NULL;
+        }
+        got += n;
+        if (got < cap || got >= bytes / 4)
+            break;
+        cap *= 2; /* still below bytes / 2 */
+    }
+    em_tensor *t = NULL;
+    if (got < cap)
+        idx_truncated(path, ttype, type, bytes, got);
+    else
+        t = idx_fill(f, path, type, ttype, size, buf, got);
+    free(buf);
+    return t;
 }
 
 em_tensor *em_idx_load(const char *path)
@@ -165,69 +319,40 @@ em_tensor *em_idx_load(const char *path)
         em__error("idx_load: path is NULL");
         return NULL;
     }
-    errno = 0;
-    gzFile f = gzopen(path, "rb");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        idx_error(path, "cannot open: %s", strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    bool is_dir = false;
+    if (fstat(fd, &st) != 0 || (is_dir = S_ISDIR(st.st_mode))) {
+        idx_error(path, "cannot read: %s",
+                  is_dir ? "it is a directory" : strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    gzFile f = gzdopen(fd, "rb");
     if (!f) {
-        em__error("idx_load: cannot open '%s': %s", path,
-                  errno ? strerror(errno) : "out of memory");
+        idx_error(path, "out of memory");
+        close(fd);
         return NULL;
     }
 
     const idx_type *type;
     em__type ttype;
+    int64_t size;
     em_tensor *t = NULL;
-    unsigned char *raw = NULL;
-    if (!idx_read_header(f, path, &type, &ttype))
-        goto fail;
-    t = em__tensor_new(&ttype);
-    if (!t)
-        goto fail;
-
-    /* Narrow integer types are widened, so they need a staging buffer. */
-    int64_t bytes = t->size * type->bytes;
-    if (em_dtype_size(ttype.dtype) != (size_t)type->bytes) {
-        raw = malloc((size_t)(bytes ? bytes : 1));
-        if (!raw) {
-            em__error("idx_load: '%s': out of memory", path);
-            goto fail;
-        }
-    }
-    const char *why = NULL;
-    int64_t got = read_all(f, raw ? (void *)raw : t->data, bytes, &why);
-    if (got < 0) {
-        em__error("idx_load: '%s': %s", path, why);
-        goto fail;
-    }
-    if (got < bytes) {
-        char text[200];
-        em__error("idx_load: '%s' is truncated: %s of %s needs %lld bytes of "
-                  "data, found %lld",
-                  path,
-                  em_shape_format(ttype.ndim, ttype.shape, text, sizeof text),
-                  type->name, (long long)bytes, (long long)got);
-        goto fail;
-    }
-    unsigned char extra;
-    got = read_all(f, &extra, 1, &why);
-    if (got != 0) {
-        if (got < 0)
-            em__error("idx_load: '%s': %s", path, why);
+    if (idx_read_header(f, path, &type, &ttype, &size)) {
+        /* gzdirect is true for a file zlib reads as it is (not gzip). */
+        if (S_ISREG(st.st_mode) && gzdirect(f))
+            t = idx_read_plain(f, path, type, &ttype, size,
+                               (int64_t)st.st_size - 4 - 4 * ttype.ndim);
         else
-            em__error("idx_load: '%s' has data after the %lld elements its "
-                      "header announces",
-                      path, (long long)t->size);
-        goto fail;
+            t = idx_read_stream(f, path, type, &ttype, size);
     }
-    idx_to_host(type, raw, t->data, t->size);
-    free(raw);
     gzclose(f);
     return t;
-
-fail:
-    free(raw);
-    em_tensor_free(t);
-    gzclose(f);
-    return NULL;
 }
 
 /* ---- mini-batches ---------------------------------------------------------*/
@@ -378,8 +503,9 @@ int64_t em_batch_iter_count(const em_batch_iter *it)
 {
     if (!it)
         return 0;
-    return it->drop_last ? it->rows / it->batch
-                         : (it->rows + it->batch - 1) / it->batch;
+    /* rows + batch - 1 could overflow for a huge batch. */
+    int64_t full = it->rows / it->batch;
+    return it->drop_last || it->rows % it->batch == 0 ? full : full + 1;
 }
 
 void em_batch_iter_reset(em_batch_iter *it)

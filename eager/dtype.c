@@ -39,6 +39,8 @@ bool em_dtype_is_float(em_dtype dtype)
 
 em_dtype em_dtype_promote(em_dtype a, em_dtype b)
 {
+    if (!dtype_valid(a) || !dtype_valid(b))
+        return EM_DTYPE_COUNT;
     /* The enum is declared in promotion order. */
     return a > b ? a : b;
 }
@@ -97,8 +99,12 @@ bool em__type_equal_shape(const em__type *a, const em__type *b)
 char *em_shape_format(int ndim, const int64_t *shape, char *buf, size_t size)
 {
     size_t used = 0;
-    if (size == 0)
+    if (size == 0 || !buf)
         return buf;
+    if (!shape && ndim > 0) {
+        snprintf(buf, size, "(null)");
+        return buf;
+    }
     buf[0] = '\0';
     used += (size_t)snprintf(buf, size, "[");
     for (int i = 0; i < ndim && used < size; i++)
@@ -247,6 +253,9 @@ void em__store_f64(void *data, em_dtype dtype, int64_t i, double v)
 void em__convert(const void *src, em_dtype from, void *dst, em_dtype to,
                  int64_t n)
 {
+    /* Nothing to do, and memcpy must not see a NULL pointer even then. */
+    if (n <= 0)
+        return;
     if (from == to) {
         memcpy(dst, src, (size_t)n * em_dtype_size(from));
         return;

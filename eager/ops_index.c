@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "ops_common.h"
 #include "strided.h"
 
 static bool is_integer(em_dtype dtype)
@@ -99,7 +100,7 @@ static int64_t normalize_slice(int64_t dim, int64_t *start, int64_t stop,
 em_tensor *em_slice(em_tensor *x, const int64_t *start, const int64_t *stop,
                     const int64_t *step)
 {
-    if (!x)
+    if (!ops_inputs_present("slice", &x, 1))
         return NULL;
     em__attrs attrs = {0};
     attrs.ndim = x->type.ndim;

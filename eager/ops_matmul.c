@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "ops_common.h"
 
 /* "[128,784]", with "^T" when the operand is used transposed. */
 static void operand_text(const em__type *t, bool transposed, char *buf,
@@ -164,7 +165,7 @@ EM__KERNEL(matmul)
 em_tensor *em_matmul(em_tensor *a, em_tensor *b, bool transpose_a,
                      bool transpose_b)
 {
-    if (!a || !b)
+    if (!ops_inputs_present("matmul", (em_tensor *[]){a, b}, 2))
         return NULL;
     em__attrs attrs = {0};
     attrs.transpose_a = transpose_a;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "ops_common.h"
 
 /* x float [..., n, ...] along attrs->axis -> same type. */
 EM__INFER(softmax)
@@ -147,7 +148,7 @@ EM__KERNEL(log_softmax)
 
 static em_tensor *softmax_call(em__op op, em_tensor *x, int axis)
 {
-    if (!x)
+    if (!ops_inputs_present(em__op_table[op].name, &x, 1))
         return NULL;
     em__attrs attrs = {0};
     attrs.axis = axis;
@@ -172,21 +173,53 @@ em_tensor *em_log_softmax(em_tensor *x, int axis)
 
 /* ---- losses ---------------------------------------------------------------*/
 
+/* Puts "op: " before the pending message of an op called inside op, so a
+ * composition reports failures under its public name. */
+static void blame(const char *op)
+{
+    const char *inner = em_error_peek();
+    if (inner)
+        em__error("%s: %s", op, inner);
+}
+
+/* Checks that a loss's two operands broadcast together, under the loss's
+ * name and with the operands' roles, before any inner op can refuse them. */
+static bool check_pair_broadcasts(const char *op, em_tensor *const *pair,
+                                  const char *first, const char *second)
+{
+    em__type joint;
+    if (em__broadcast_shape(&pair[0]->type, &pair[1]->type, &joint))
+        return true;
+    char a[160], b[160], detail[400];
+    const em__type *ta = &pair[0]->type, *tb = &pair[1]->type;
+    snprintf(detail, sizeof detail, "%s %s and %s %s do not broadcast", first,
+             em_shape_format(ta->ndim, ta->shape, a, sizeof a), second,
+             em_shape_format(tb->ndim, tb->shape, b, sizeof b));
+    em__error_op(op, pair, 2, detail);
+    return false;
+}
+
 em_tensor *em_mse_loss(em_tensor *prediction, em_tensor *target)
 {
-    if (!prediction || !target)
+    em_tensor *pair[2] = {prediction, target};
+    if (!ops_inputs_present("mse_loss", pair, 2) ||
+        !check_pair_broadcasts("mse_loss", pair, "prediction", "target"))
         return NULL;
     em_tensor *diff = em_sub(prediction, target);
     em_tensor *sq = em_square(diff);
     em_tensor *out = em_mean(sq, 0, NULL, false);
     em_tensor_free(sq);
     em_tensor_free(diff);
+    if (!out)
+        blame("mse_loss");
     return out;
 }
 
 em_tensor *em_bce_with_logits(em_tensor *logits, em_tensor *targets)
 {
-    if (!logits || !targets)
+    em_tensor *pair[2] = {logits, targets};
+    if (!ops_inputs_present("bce_with_logits", pair, 2) ||
+        !check_pair_broadcasts("bce_with_logits", pair, "logits", "targets"))
         return NULL;
     /* softplus(z) - y z equals -[y log s(z) + (1 - y) log(1 - s(z))] and
      * stays finite for any z; its derivative is s(z) - y exactly. */
@@ -197,6 +230,8 @@ em_tensor *em_bce_with_logits(em_tensor *logits, em_tensor *targets)
     em_tensor_free(terms);
     em_tensor_free(yz);
     em_tensor_free(sp);
+    if (!out)
+        blame("bce_with_logits");
     return out;
 }
 
@@ -236,17 +271,10 @@ static bool check_labels(const char *op, em_tensor *logits, em_tensor *labels)
     return true;
 }
 
-/* Puts "op: " before the pending message of an op called inside op. */
-static void blame(const char *op)
-{
-    const char *inner = em_error_peek();
-    if (inner)
-        em__error("%s: %s", op, inner);
-}
-
 em_tensor *em_softmax_cross_entropy(em_tensor *logits, em_tensor *labels)
 {
-    if (!logits || !labels)
+    if (!ops_inputs_present("softmax_cross_entropy",
+                            (em_tensor *[]){logits, labels}, 2))
         return NULL;
     if (!check_labels("softmax_cross_entropy", logits, labels))
         return NULL;
@@ -267,14 +295,16 @@ em_tensor *em_softmax_cross_entropy(em_tensor *logits, em_tensor *labels)
     em_tensor *temps[] = {mean, per_row, picked, logp, hot};
     for (size_t i = 0; i < sizeof temps / sizeof temps[0]; i++)
         em_tensor_free(temps[i]);
+    if (!out)
+        blame("softmax_cross_entropy");
     return out;
 }
 
 em_tensor *em_softmax_cross_entropy_probs(em_tensor *logits, em_tensor *probs)
 {
-    if (!logits || !probs)
-        return NULL;
     em_tensor *pair[2] = {logits, probs};
+    if (!ops_inputs_present("softmax_cross_entropy_probs", pair, 2))
+        return NULL;
     if (logits->type.ndim < 1 ||
         !em__type_equal_shape(&logits->type, &probs->type)) {
         em__error_op("softmax_cross_entropy_probs", pair, 2,
@@ -289,15 +319,28 @@ em_tensor *em_softmax_cross_entropy_probs(em_tensor *logits, em_tensor *probs)
     em_tensor *temps[] = {mean, per_row, weighted, logp};
     for (size_t i = 0; i < sizeof temps / sizeof temps[0]; i++)
         em_tensor_free(temps[i]);
+    if (!out)
+        blame("softmax_cross_entropy_probs");
     return out;
 }
 
 em_tensor *em_accuracy(em_tensor *logits, em_tensor *labels)
 {
-    if (!logits || !labels)
+    if (!ops_inputs_present("accuracy", (em_tensor *[]){logits, labels}, 2))
         return NULL;
     if (!check_labels("accuracy", logits, labels))
         return NULL;
+
+    /* A label no prediction can equal is a mistake in the data, not a miss:
+     * one_hot refuses it where the values are known (also when traced). */
+    int64_t classes = logits->type.shape[logits->type.ndim - 1];
+    em_tensor *valid = em_one_hot(labels, classes, EM_BOOL);
+    if (!valid) {
+        blame("accuracy");
+        return NULL;
+    }
+    em_tensor_free(valid);
+
     /* argmax and equal are never recorded, so no gradient flows. */
     em_tensor *predicted = em_argmax(logits, -1, false);
     em_tensor *hit = em_equal(predicted, labels);
@@ -306,5 +349,7 @@ em_tensor *em_accuracy(em_tensor *logits, em_tensor *labels)
     em_tensor_free(hitf);
     em_tensor_free(hit);
     em_tensor_free(predicted);
+    if (!out)
+        blame("accuracy");
     return out;
 }

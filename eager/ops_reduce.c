@@ -4,9 +4,11 @@
  *
  * Dtypes. The sum, max and min kernels keep their input's dtype; em_sum
  * converts bool, uint8 and int32 inputs to int64 before dispatch (as NumPy
- * does), so integer sums do not wrap at 8 or 32 bits. float32 sums
- * accumulate in double. mean, variance and logsumexp convert integer and
- * bool inputs to float32 (float maths, as ember/tensor.h describes).
+ * does), so integer sums do not wrap at 8 or 32 bits; int64 sums wrap
+ * modulo 2^64 like em_add (accumulated unsigned, where wrapping is defined).
+ * float32 sums accumulate in double. mean, variance and logsumexp convert
+ * integer and bool inputs to float32 (float maths, as ember/tensor.h
+ * describes).
  *
  * Kernels coalesce neighbouring axes that are all kept or all reduced, so
  * each pass is one [outer, reduced, inner] loop nest: reducing the last
@@ -19,6 +21,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "ops_common.h"
 
 /* ---- axes -----------------------------------------------------------------*/
 
@@ -206,10 +209,14 @@ static bool plan_next(reduce_plan *plan, int64_t *outer, int64_t *r,
         }                                                                      \
     }
 
-DEFINE_SUM(sum_bool, bool, int64_t)
-DEFINE_SUM(sum_u8, uint8_t, int64_t)
-DEFINE_SUM(sum_i32, int32_t, int64_t)
-DEFINE_SUM(sum_i64, int64_t, int64_t)
+/* Integer sums accumulate in uint64_t: converting a negative value to it
+ * and adding wraps modulo 2^64, which gives the two's-complement int64 sum
+ * without signed overflow. The buffer is read back as int64. */
+DEFINE_SUM(sum_bool, bool, uint64_t)
+DEFINE_SUM(sum_u8, uint8_t, uint64_t)
+DEFINE_SUM(sum_i32, int32_t, uint64_t)
+DEFINE_SUM(sum_i64, int64_t, uint64_t)
+DEFINE_SUM(sum_acc_u64, uint64_t, uint64_t)
 DEFINE_SUM(sum_f32, float, double)
 DEFINE_SUM(sum_f64, double, double)
 
@@ -276,7 +283,7 @@ EM__KERNEL(sum)
 
     /* Both accumulator types are 8 bytes wide. */
     void *result = run_passes(&plan, x->data, sum_passes[dt],
-                              is_float ? sum_f64 : sum_i64, sizeof(double));
+                              is_float ? sum_f64 : sum_acc_u64, sizeof(double));
     if (!result) {
         snprintf(msg, size, "out of memory");
         return false;
@@ -525,7 +532,7 @@ static bool check_axes(const char *op, em_tensor *x, int naxes, const int *axes,
 static em_tensor *reduce_call(em__op op, em_tensor *x, int naxes,
                               const int *axes, bool keepdims)
 {
-    if (!x)
+    if (!ops_inputs_present(em__op_table[op].name, &x, 1))
         return NULL;
     em__attrs attrs = {0};
     if (!check_axes(em__op_table[op].name, x, naxes, axes, attrs.axes,
@@ -537,7 +544,7 @@ static em_tensor *reduce_call(em__op op, em_tensor *x, int naxes,
 
 em_tensor *em_sum(em_tensor *x, int naxes, const int *axes, bool keepdims)
 {
-    if (!x)
+    if (!ops_inputs_present("sum", &x, 1))
         return NULL;
     em_dtype dt = x->type.dtype;
     if (dt == EM_INT64 || em_dtype_is_float(dt))
@@ -565,8 +572,6 @@ em_tensor *em_min(em_tensor *x, int naxes, const int *axes, bool keepdims)
 
 static em_tensor *arg_call(em__op op, em_tensor *x, int axis, bool keepdims)
 {
-    if (!x)
-        return NULL;
     em__attrs attrs = {0};
     attrs.axis = axis;
     attrs.keepdims = keepdims;
@@ -614,7 +619,7 @@ static int64_t fold_count(const em_tensor *x, int naxes, const int *axes)
 
 em_tensor *em_mean(em_tensor *x, int naxes, const int *axes, bool keepdims)
 {
-    if (!x)
+    if (!ops_inputs_present("mean", &x, 1))
         return NULL;
     int resolved[EM_MAX_DIMS], nresolved;
     if (!check_axes("mean", x, naxes, axes, resolved, &nresolved))
@@ -632,7 +637,7 @@ em_tensor *em_mean(em_tensor *x, int naxes, const int *axes, bool keepdims)
 
 em_tensor *em_variance(em_tensor *x, int naxes, const int *axes, bool keepdims)
 {
-    if (!x)
+    if (!ops_inputs_present("variance", &x, 1))
         return NULL;
     int resolved[EM_MAX_DIMS], nresolved;
     if (!check_axes("variance", x, naxes, axes, resolved, &nresolved))
@@ -652,7 +657,7 @@ em_tensor *em_variance(em_tensor *x, int naxes, const int *axes, bool keepdims)
 
 em_tensor *em_logsumexp(em_tensor *x, int naxes, const int *axes, bool keepdims)
 {
-    if (!x)
+    if (!ops_inputs_present("logsumexp", &x, 1))
         return NULL;
     int resolved[EM_MAX_DIMS], nresolved;
     if (!check_axes("logsumexp", x, naxes, axes, resolved, &nresolved))

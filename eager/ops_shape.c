@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "ops_common.h"
 #include "strided.h"
 
 /* Element count of a user-given shape; false when a dimension is negative
@@ -220,7 +221,7 @@ EM__KERNEL(concat)
 
 em_tensor *em_reshape(em_tensor *x, int ndim, const int64_t *shape)
 {
-    if (!x)
+    if (!ops_inputs_present("reshape", &x, 1))
         return NULL;
     char detail[300], s[160];
     if (ndim < 0 || ndim > EM_MAX_DIMS || (ndim > 0 && !shape)) {
@@ -268,7 +269,7 @@ em_tensor *em_reshape(em_tensor *x, int ndim, const int64_t *shape)
 
 em_tensor *em_permute(em_tensor *x, const int *perm)
 {
-    if (!x)
+    if (!ops_inputs_present("permute", &x, 1))
         return NULL;
     if (!perm && x->type.ndim > 0) {
         em__error_op("permute", &x, 1, "perm is NULL");
@@ -283,24 +284,25 @@ em_tensor *em_permute(em_tensor *x, const int *perm)
 
 em_tensor *em_transpose(em_tensor *x)
 {
-    if (!x)
+    if (!ops_inputs_present("transpose", &x, 1))
         return NULL;
     int nd = x->type.ndim;
     if (nd < 2) {
         em__error_op("transpose", &x, 1, "needs at least 2 dimensions");
         return NULL;
     }
-    int perm[EM_MAX_DIMS];
+    em__attrs attrs = {0};
+    attrs.naxes = nd;
     for (int i = 0; i < nd; i++)
-        perm[i] = i;
-    perm[nd - 2] = nd - 1;
-    perm[nd - 1] = nd - 2;
-    return em_permute(x, perm);
+        attrs.axes[i] = i;
+    attrs.axes[nd - 2] = nd - 1;
+    attrs.axes[nd - 1] = nd - 2;
+    return em__dispatch(EM_OP_PERMUTE, &x, 1, &attrs);
 }
 
 em_tensor *em_expand_dims(em_tensor *x, int axis)
 {
-    if (!x)
+    if (!ops_inputs_present("expand_dims", &x, 1))
         return NULL;
     int nd = x->type.ndim;
     char detail[200];
@@ -325,7 +327,7 @@ em_tensor *em_expand_dims(em_tensor *x, int axis)
 
 em_tensor *em_squeeze(em_tensor *x, int naxes, const int *axes)
 {
-    if (!x)
+    if (!ops_inputs_present("squeeze", &x, 1))
         return NULL;
     int nd = x->type.ndim;
     char detail[200];
@@ -367,7 +369,7 @@ em_tensor *em_squeeze(em_tensor *x, int naxes, const int *axes)
 
 em_tensor *em_broadcast_to(em_tensor *x, int ndim, const int64_t *shape)
 {
-    if (!x)
+    if (!ops_inputs_present("broadcast_to", &x, 1))
         return NULL;
     if (ndim < 0 || ndim > EM_MAX_DIMS || (ndim > 0 && !shape)) {
         char detail[100];
@@ -395,13 +397,7 @@ static bool check_list(const char *op, int n, em_tensor *const *xs)
         em__error_op(op, NULL, 0, detail);
         return false;
     }
-    for (int i = 0; i < n; i++)
-        if (!xs[i]) {
-            if (!em_error_pending())
-                em__error("%s: input %d is NULL", op, i);
-            return false;
-        }
-    return true;
+    return ops_inputs_present(op, xs, n);
 }
 
 em_tensor *em_concat(int n, em_tensor *const *xs, int axis)
@@ -461,6 +457,14 @@ em_tensor *em_stack(int n, em_tensor *const *xs, int axis)
             detail, sizeof detail, "input %d has shape %s, input 0 has %s", i,
             em_shape_format(xs[i]->type.ndim, xs[i]->type.shape, a, sizeof a),
             em_shape_format(first->ndim, first->shape, b, sizeof b));
+        em__error_op("stack", xs, n, detail);
+        return NULL;
+    }
+    if (first->ndim == EM_MAX_DIMS) {
+        char detail[100];
+        snprintf(detail, sizeof detail,
+                 "the result would have %d dimensions (limit %d)",
+                 EM_MAX_DIMS + 1, EM_MAX_DIMS);
         em__error_op("stack", xs, n, detail);
         return NULL;
     }

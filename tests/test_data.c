@@ -29,14 +29,21 @@ static const char *temp_path(const char *name)
     return path;
 }
 
+/* CRC-32 of the gzip trailer, a byte at a time from a table (files of
+ * tens of megabytes are written too). */
 static uint32_t crc32_of(const unsigned char *p, size_t n)
 {
+    static uint32_t table[256];
+    if (!table[1])
+        for (uint32_t b = 0; b < 256; b++) {
+            uint32_t c = b;
+            for (int k = 0; k < 8; k++)
+                c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1)));
+            table[b] = c;
+        }
     uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++)
-            c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1)));
-    }
+    for (size_t i = 0; i < n; i++)
+        c = (c >> 8) ^ table[(c ^ p[i]) & 0xff];
     return ~c;
 }
 
@@ -274,6 +281,79 @@ START_TEST(corrupt_gzip_is_an_error)
 }
 END_TEST
 
+/* Fails unless the pending error starts "idx_load: '<path>': " and names
+ * the path only there; then checks the fragments and clears it. */
+#define assert_idx_error(path, ...)                                            \
+    do {                                                                       \
+        char prefix_[500];                                                     \
+        snprintf(prefix_, sizeof prefix_, "idx_load: '%s': ", (path));         \
+        const char *e_ = em_error_peek();                                      \
+        ck_assert_ptr_nonnull(e_);                                             \
+        ck_assert_msg(strncmp(e_, prefix_, strlen(prefix_)) == 0,              \
+                      "'%s' does not start with \"%s\"", e_, prefix_);         \
+        ck_assert_msg(strstr(e_ + strlen(prefix_), (path)) == NULL,            \
+                      "'%s' repeats the path", e_);                            \
+        assert_error(__VA_ARGS__);                                             \
+    } while (0)
+
+START_TEST(huge_announced_shapes_fail_fast_as_truncated)
+{
+    /* 16 data bytes under headers announcing 21 GB and 2 TiB: an
+     * allocation of that size would abort the sanitizer build. */
+    const uint32_t shapes[2][3] = {{3, 1426063364u, 5}, {1u << 20, 1u << 21}};
+    const int ndims[2] = {3, 2};
+    unsigned char buf[64];
+    for (int k = 0; k < 2; k++)
+        for (int gz = 0; gz < 2; gz++) {
+            size_t n = idx_bytes(buf, 0x08, ndims[k], shapes[k],
+                                 "0123456789abcdef", 16);
+            ck_assert_ptr_null(load_written("huge", buf, n, gz));
+            assert_idx_error(temp_path("huge"), "truncated", "found 16");
+        }
+}
+END_TEST
+
+START_TEST(messages_start_with_the_path_once)
+{
+    ck_assert_ptr_null(em_idx_load(temp_dir));
+    assert_idx_error(temp_dir, "directory");
+    ck_assert_ptr_null(em_idx_load(temp_path("absent")));
+    assert_idx_error(temp_path("absent"), "cannot open");
+    unsigned char text[] = "not idx";
+    ck_assert_ptr_null(load_written("text.gz", text, sizeof text, true));
+    assert_idx_error(temp_path("text.gz"), "bad magic");
+}
+END_TEST
+
+/* A gzip file whose data outgrows the loader's first read buffer, whole and
+ * cut short. */
+START_TEST(gzip_data_beyond_the_first_buffer)
+{
+    const uint32_t rows = 17, cols = 4u << 20; /* 68 MiB */
+    size_t bytes = (size_t)rows * cols;
+    unsigned char *file = malloc(bytes + 64);
+    ck_assert_ptr_nonnull(file);
+    size_t head = idx_bytes(file, 0x08, 2, (uint32_t[]){rows, cols}, NULL, 0);
+    for (size_t i = 0; i < bytes; i++)
+        file[head + i] = (unsigned char)(i * 7 + i / 4099);
+
+    em_tensor *t = load_written("big.gz", file, head + bytes, true);
+    assert_shape(t, 2, rows, cols);
+    const unsigned char *p = em_tensor_data(t);
+    size_t wrong = 0;
+    for (size_t i = 0; i < bytes; i++)
+        wrong += p[i] != (unsigned char)(i * 7 + i / 4099);
+    ck_assert_uint_eq(wrong, 0);
+    em_tensor_free(t);
+
+    /* 20 MiB of the data under a header announcing 4 x 68 MiB. */
+    idx_bytes(file, 0x08, 2, (uint32_t[]){4 * rows, cols}, NULL, 0);
+    ck_assert_ptr_null(load_written("cut.gz", file, head + (20u << 20), true));
+    assert_idx_error(temp_path("cut.gz"), "truncated", "found 20971520");
+    free(file);
+}
+END_TEST
+
 START_TEST(fashion_mnist_train_labels_are_balanced)
 {
     const char *path =
@@ -501,6 +581,37 @@ START_TEST(iterator_batches_belong_to_the_open_scope)
 }
 END_TEST
 
+START_TEST(count_agrees_with_the_batches_next_gives)
+{
+    em_tensor *x = em_zeros(EM_FLOAT32, 2, (int64_t[]){10, 2});
+    const int64_t batches[] = {1, 3, 5, 10, 11, INT64_MAX / 2, INT64_MAX};
+    for (int b = 0; b < 7; b++)
+        for (int drop = 0; drop < 2; drop++) {
+            em_batch_iter *it =
+                em_batch_iter_new(1, &x, batches[b], false, 0, drop);
+            ck_assert_ptr_nonnull(it);
+            /* Full batches, plus a partial one unless dropped. */
+            int64_t rows = 10, want = 0;
+            for (int64_t left = rows; left > 0; left -= batches[b]) {
+                if (left >= batches[b] || !drop)
+                    want++;
+                if (left <= batches[b])
+                    break;
+            }
+            em_tensor *out[1];
+            int64_t got = 0;
+            while (em_batch_iter_next(it, out)) {
+                got++;
+                em_tensor_free(out[0]);
+            }
+            ck_assert_int_eq(got, want);
+            ck_assert_int_eq(em_batch_iter_count(it), want);
+            em_batch_iter_free(it);
+        }
+    em_tensor_free(x);
+}
+END_TEST
+
 START_TEST(iterator_rejects_bad_arguments)
 {
     em_tensor *x = em_zeros(EM_FLOAT32, 2, (int64_t[]){5, 2});
@@ -539,6 +650,9 @@ int main(void)
     tcase_add_test(tc, truncated_files_are_errors);
     tcase_add_test(tc, trailing_data_is_an_error);
     tcase_add_test(tc, corrupt_gzip_is_an_error);
+    tcase_add_test(tc, huge_announced_shapes_fail_fast_as_truncated);
+    tcase_add_test(tc, messages_start_with_the_path_once);
+    tcase_add_test(tc, gzip_data_beyond_the_first_buffer);
     tc = test_case(s, "fashion_mnist");
     tcase_add_test(tc, fashion_mnist_train_labels_are_balanced);
     tc = test_case(s, "batches");
@@ -551,5 +665,6 @@ int main(void)
     tcase_add_test(tc, iterator_keeps_its_tensors_alive_and_releases_them);
     tcase_add_test(tc, iterator_batches_belong_to_the_open_scope);
     tcase_add_test(tc, iterator_rejects_bad_arguments);
+    tcase_add_test(tc, count_agrees_with_the_batches_next_gives);
     return test_run(s);
 }

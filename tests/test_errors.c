@@ -123,6 +123,20 @@ START_TEST(log_handler_receives_only_enabled_levels)
 }
 END_TEST
 
+START_TEST(out_of_range_log_level_is_ignored_with_an_error)
+{
+    em_log_set_level(EM_LOG_INFO);
+    em_error_clear();
+    em_log_set_level((em_log_level)99);
+    assert_error("log_set_level", "99");
+    ck_assert_int_eq(em_log_get_level(), EM_LOG_INFO);
+    em_log_set_level((em_log_level)-1);
+    assert_error("log_set_level", "-1");
+    ck_assert_int_eq(em_log_get_level(), EM_LOG_INFO);
+    em_log_set_level(EM_LOG_WARN);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("errors");
@@ -135,5 +149,6 @@ int main(void)
     tcase_add_test(tc, out_of_range_index_is_an_error);
     tcase_add_test(tc, dtype_error_names_the_dtypes);
     tcase_add_test(tc, log_handler_receives_only_enabled_levels);
+    tcase_add_test(tc, out_of_range_log_level_is_ignored_with_an_error);
     return test_run(s);
 }

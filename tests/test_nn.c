@@ -376,6 +376,74 @@ START_TEST(accuracy_checks_its_inputs)
 }
 END_TEST
 
+START_TEST(accuracy_refuses_a_label_outside_the_classes)
+{
+    em_tensor *logits = em_zeros(EM_FLOAT32, 2, (int64_t[]){2, 3});
+    em_tensor *labels = test_i64(1, (int64_t[]){2}, (int64_t[]){0, 99});
+    ck_assert_ptr_null(em_accuracy(logits, labels));
+    assert_error("accuracy", "label 99", "[0, 3)");
+    em_tensor *negative = test_i64(1, (int64_t[]){2}, (int64_t[]){-1, 0});
+    ck_assert_ptr_null(em_accuracy(logits, negative));
+    assert_error("accuracy", "label -1");
+    em_tensor_free(negative);
+    em_tensor_free(labels);
+    em_tensor_free(logits);
+}
+END_TEST
+
+/* Fails unless the pending error starts with "<op>: " and names no other
+ * op (the composition's inner ops); clears it. */
+static void assert_error_names_only(const char *op, const char *inner)
+{
+    const char *e = em_error_last();
+    ck_assert_ptr_nonnull(e);
+    ck_assert_msg(strncmp(e, op, strlen(op)) == 0 && e[strlen(op)] == ':',
+                  "'%s' does not start with '%s:'", e, op);
+    ck_assert_msg(strstr(e, inner) == NULL, "'%s' names '%s'", e, inner);
+}
+
+START_TEST(loss_shape_errors_name_the_loss_and_its_operands)
+{
+    em_tensor *a = em_ones(EM_FLOAT32, 2, (int64_t[]){2, 3});
+    em_tensor *b = em_ones(EM_FLOAT32, 2, (int64_t[]){3, 2});
+    em_error_clear();
+    ck_assert_ptr_null(em_mse_loss(a, b));
+    ck_assert_ptr_nonnull(strstr(em_error_peek(), "prediction [2,3]"));
+    ck_assert_ptr_nonnull(strstr(em_error_peek(), "target [3,2]"));
+    assert_error_names_only("mse_loss", "sub:");
+    ck_assert_ptr_null(em_bce_with_logits(a, b));
+    ck_assert_ptr_nonnull(strstr(em_error_peek(), "logits [2,3]"));
+    ck_assert_ptr_nonnull(strstr(em_error_peek(), "targets [3,2]"));
+    assert_error_names_only("bce_with_logits", "mul:");
+    em_tensor_free(b);
+    em_tensor_free(a);
+}
+END_TEST
+
+START_TEST(null_input_alone_names_the_nn_op)
+{
+    em_tensor *x = em_ones(EM_FLOAT32, 2, (int64_t[]){2, 3});
+    em_tensor *labels = em_zeros(EM_INT64, 1, (int64_t[]){2});
+    em_error_clear();
+    ck_assert_ptr_null(em_softmax(NULL, 0));
+    assert_error("softmax: input 0 is NULL");
+    ck_assert_ptr_null(em_log_softmax(NULL, 0));
+    assert_error("log_softmax: input 0 is NULL");
+    ck_assert_ptr_null(em_mse_loss(NULL, x));
+    assert_error("mse_loss: input 0 is NULL");
+    ck_assert_ptr_null(em_bce_with_logits(x, NULL));
+    assert_error("bce_with_logits: input 1 is NULL");
+    ck_assert_ptr_null(em_softmax_cross_entropy(NULL, labels));
+    assert_error("softmax_cross_entropy: input 0 is NULL");
+    ck_assert_ptr_null(em_softmax_cross_entropy_probs(x, NULL));
+    assert_error("softmax_cross_entropy_probs: input 1 is NULL");
+    ck_assert_ptr_null(em_accuracy(x, NULL));
+    assert_error("accuracy: input 1 is NULL");
+    em_tensor_free(labels);
+    em_tensor_free(x);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("nn");
@@ -394,9 +462,12 @@ int main(void)
     tcase_add_test(loss, softmax_cross_entropy_is_finite_for_huge_logits);
     tcase_add_test(loss, softmax_cross_entropy_checks_its_labels);
     tcase_add_test(loss, softmax_cross_entropy_probs_matches_the_formula);
+    tcase_add_test(loss, loss_shape_errors_name_the_loss_and_its_operands);
+    tcase_add_test(loss, null_input_alone_names_the_nn_op);
     TCase *acc = test_case(s, "accuracy");
     tcase_add_test(acc, accuracy_counts_rows_whose_argmax_is_the_label);
     tcase_add_test(acc, accuracy_records_no_gradient);
     tcase_add_test(acc, accuracy_checks_its_inputs);
+    tcase_add_test(acc, accuracy_refuses_a_label_outside_the_classes);
     return test_run(s);
 }

@@ -162,6 +162,18 @@ START_TEST(stop_gradient_copies_the_values)
 }
 END_TEST
 
+START_TEST(null_input_alone_names_the_convert_op)
+{
+    em_error_clear();
+    ck_assert_ptr_null(em_cast(NULL, EM_INT32));
+    assert_error("cast: input 0 is NULL");
+    ck_assert_ptr_null(em_copy(NULL));
+    assert_error("copy: input 0 is NULL");
+    ck_assert_ptr_null(em_stop_gradient(NULL));
+    assert_error("stop_gradient: input 0 is NULL");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ops_convert");
@@ -176,5 +188,6 @@ int main(void)
     tc = test_case(s, "copy");
     tcase_add_test(tc, copy_has_its_own_storage);
     tcase_add_test(tc, stop_gradient_copies_the_values);
+    tcase_add_test(tc, null_input_alone_names_the_convert_op);
     return test_run(s);
 }

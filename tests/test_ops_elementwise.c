@@ -705,6 +705,30 @@ START_TEST(null_inputs_give_null_and_keep_the_first_error)
 }
 END_TEST
 
+START_TEST(null_input_alone_names_the_elementwise_op)
+{
+    em_tensor *x = em_ones(EM_FLOAT32, 1, (int64_t[]){2});
+    em_tensor *c = em_ones(EM_BOOL, 1, (int64_t[]){2});
+    em_error_clear();
+    ck_assert_ptr_null(em_neg(NULL));
+    assert_error("neg: input 0 is NULL");
+    ck_assert_ptr_null(em_sqrt(NULL));
+    assert_error("sqrt: input 0 is NULL");
+    ck_assert_ptr_null(em_sub(x, NULL));
+    assert_error("sub: input 1 is NULL");
+    ck_assert_ptr_null(em_mul_scalar(NULL, 2));
+    assert_error("mul: input 0 is NULL");
+    ck_assert_ptr_null(em_less(NULL, x));
+    assert_error("less: input 0 is NULL");
+    ck_assert_ptr_null(em_logical_or(c, NULL));
+    assert_error("logical_or: input 1 is NULL");
+    ck_assert_ptr_null(em_where(c, x, NULL));
+    assert_error("where: input 2 is NULL");
+    em_tensor_free(c);
+    em_tensor_free(x);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ops_elementwise");
@@ -749,5 +773,6 @@ int main(void)
     tcase_add_test(errors, arithmetic_on_two_bools_points_at_logical_ops);
     tcase_add_test(errors, incompatible_shapes_name_both_shapes_and_dtypes);
     tcase_add_test(errors, null_inputs_give_null_and_keep_the_first_error);
+    tcase_add_test(errors, null_input_alone_names_the_elementwise_op);
     return test_run(s);
 }

@@ -342,6 +342,22 @@ START_TEST(one_hot_errors)
 }
 END_TEST
 
+START_TEST(null_input_alone_names_the_index_op)
+{
+    em_tensor *idx = em_zeros(EM_INT64, 1, (int64_t[]){1});
+    em_error_clear();
+    ck_assert_ptr_null(em_slice(NULL, NULL, NULL, NULL));
+    assert_error("slice: input 0 is NULL");
+    ck_assert_ptr_null(em_gather(NULL, idx, 0));
+    assert_error("gather: input 0 is NULL");
+    ck_assert_ptr_null(em_gather(idx, NULL, 0));
+    assert_error("gather: input 1 is NULL");
+    ck_assert_ptr_null(em_one_hot(NULL, 3, EM_FLOAT32));
+    assert_error("one_hot: input 0 is NULL");
+    em_tensor_free(idx);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ops_index");
@@ -364,5 +380,7 @@ int main(void)
     tcase_add_test(tc, one_hot_marks_each_label);
     tcase_add_test(tc, one_hot_zero_size);
     tcase_add_test(tc, one_hot_errors);
+    tc = test_case(s, "null");
+    tcase_add_test(tc, null_input_alone_names_the_index_op);
     return test_run(s);
 }

@@ -264,6 +264,18 @@ START_TEST(bad_operands_are_errors)
 }
 END_TEST
 
+START_TEST(null_input_alone_names_matmul)
+{
+    em_tensor *a = em_ones(EM_FLOAT32, 2, (int64_t[]){2, 2});
+    em_error_clear();
+    ck_assert_ptr_null(em_matmul(NULL, a, false, false));
+    assert_error("matmul: input 0 is NULL");
+    ck_assert_ptr_null(em_matmul(a, NULL, true, false));
+    assert_error("matmul: input 1 is NULL");
+    em_tensor_free(a);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ops_matmul");
@@ -281,5 +293,6 @@ int main(void)
     TCase *err = test_case(s, "errors");
     tcase_add_test(err, inner_dimension_mismatch_names_both_shapes);
     tcase_add_test(err, bad_operands_are_errors);
+    tcase_add_test(err, null_input_alone_names_matmul);
     return test_run(s);
 }

@@ -249,6 +249,78 @@ START_TEST(int64_sum_is_exact_beyond_double_precision)
 }
 END_TEST
 
+/* Reads an int64 tensor's n elements into out. */
+static void read_i64(const em_tensor *t, int64_t *out, int64_t n)
+{
+    ck_assert_int_eq(em_tensor_dtype(t), EM_INT64);
+    ck_assert_int_eq(em_tensor_size(t), n);
+    ck_assert_int_eq(em_tensor_copy_to(t, out, EM_INT64, sizeof *out * n), 0);
+}
+
+START_TEST(int64_sum_wraps_like_add)
+{
+    int64_t v[] = {INT64_MAX, 1};
+    em_tensor *x = em_tensor_from_data(v, EM_INT64, 1, (int64_t[]){2});
+    em_tensor *a = em_tensor_from_data(v, EM_INT64, 0, NULL);
+    em_tensor *b = em_tensor_from_data(v + 1, EM_INT64, 0, NULL);
+    em_tensor *sum = em_sum(x, 0, NULL, false);
+    em_tensor *added = em_add(a, b);
+    int64_t got, want;
+    read_i64(sum, &got, 1);
+    read_i64(added, &want, 1);
+    ck_assert_int_eq(got, INT64_MIN);
+    ck_assert_int_eq(got, want);
+    em_tensor_free(added);
+    em_tensor_free(sum);
+    em_tensor_free(b);
+    em_tensor_free(a);
+    em_tensor_free(x);
+}
+END_TEST
+
+START_TEST(int64_sums_wrap_on_every_reduction_path)
+{
+    /* Values near both ends of int64, so that most partial sums wrap. */
+    int64_t shape[] = {3, 2, 5};
+    int64_t v[30];
+    for (int i = 0; i < 30; i++)
+        v[i] = i % 2 ? INT64_MAX - i : INT64_MIN + 3 * i;
+    em_tensor *x = em_tensor_from_data(v, EM_INT64, 3, shape);
+
+    /* {0, 2}: two passes; {0}: rows into an accumulator row; {2}: along
+     * contiguous rows. Expected sums wrap modulo 2^64 in uint64_t. */
+    const unsigned masks[] = {5, 1, 4, 7};
+    for (int m = 0; m < 4; m++) {
+        int axes[3], naxes = 0;
+        for (int d = 0; d < 3; d++)
+            if (masks[m] >> d & 1)
+                axes[naxes++] = d;
+        uint64_t want[30] = {0};
+        int64_t nout = 0;
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 2; j++)
+                for (int k = 0; k < 5; k++) {
+                    int64_t o = 0;
+                    if (!(masks[m] & 1))
+                        o = o * 3 + i;
+                    if (!(masks[m] & 2))
+                        o = o * 2 + j;
+                    if (!(masks[m] & 4))
+                        o = o * 5 + k;
+                    want[o] += (uint64_t)v[(i * 2 + j) * 5 + k];
+                    nout = o + 1 > nout ? o + 1 : nout;
+                }
+        em_tensor *y = em_sum(x, naxes, axes, false);
+        int64_t got[30];
+        read_i64(y, got, nout);
+        for (int64_t o = 0; o < nout; o++)
+            ck_assert_int_eq(got[o], (int64_t)want[o]);
+        em_tensor_free(y);
+    }
+    em_tensor_free(x);
+}
+END_TEST
+
 START_TEST(sum_of_an_empty_axis_is_zero)
 {
     em_tensor *x = em_zeros(EM_FLOAT32, 2, (int64_t[]){0, 3});
@@ -465,6 +537,28 @@ START_TEST(null_input_gives_null_and_keeps_the_first_error)
 }
 END_TEST
 
+START_TEST(null_input_alone_names_the_reduction)
+{
+    em_error_clear();
+    ck_assert_ptr_null(em_sum(NULL, 0, NULL, false));
+    assert_error("sum: input 0 is NULL");
+    ck_assert_ptr_null(em_max(NULL, 0, NULL, false));
+    assert_error("max: input 0 is NULL");
+    ck_assert_ptr_null(em_min(NULL, 0, NULL, false));
+    assert_error("min: input 0 is NULL");
+    ck_assert_ptr_null(em_mean(NULL, 0, NULL, false));
+    assert_error("mean: input 0 is NULL");
+    ck_assert_ptr_null(em_variance(NULL, 0, NULL, false));
+    assert_error("variance: input 0 is NULL");
+    ck_assert_ptr_null(em_logsumexp(NULL, 0, NULL, false));
+    assert_error("logsumexp: input 0 is NULL");
+    ck_assert_ptr_null(em_argmax(NULL, 0, false));
+    assert_error("argmax: input 0 is NULL");
+    ck_assert_ptr_null(em_argmin(NULL, 0, false));
+    assert_error("argmin: input 0 is NULL");
+}
+END_TEST
+
 /* ---- mean, variance, logsumexp --------------------------------------------*/
 
 START_TEST(mean_and_variance_match_naive_loops)
@@ -583,6 +677,8 @@ int main(void)
     tcase_add_test(sum, sum_of_a_scalar_is_the_scalar);
     tcase_add_test(sum, integer_and_bool_sums_give_int64);
     tcase_add_test(sum, int64_sum_is_exact_beyond_double_precision);
+    tcase_add_test(sum, int64_sum_wraps_like_add);
+    tcase_add_test(sum, int64_sums_wrap_on_every_reduction_path);
     tcase_add_test(sum, sum_of_an_empty_axis_is_zero);
     TCase *ext = test_case(s, "max_min");
     tcase_add_test(ext, max_over_every_axis_set_matches_naive_loop);
@@ -600,6 +696,7 @@ int main(void)
     TCase *err = test_case(s, "errors");
     tcase_add_test(err, repeated_or_out_of_range_axes_are_errors);
     tcase_add_test(err, null_input_gives_null_and_keeps_the_first_error);
+    tcase_add_test(err, null_input_alone_names_the_reduction);
     TCase *comp = test_case(s, "compositions");
     tcase_add_test(comp, mean_and_variance_match_naive_loops);
     tcase_add_test(comp, mean_of_integers_is_float32);

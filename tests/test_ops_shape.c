@@ -463,7 +463,43 @@ START_TEST(stack_errors)
 }
 END_TEST
 
+START_TEST(stack_beyond_the_dimension_limit_names_stack)
+{
+    int64_t ones[EM_MAX_DIMS] = {1, 1, 1, 1, 1, 1, 1, 1};
+    em_tensor *a = em_zeros(EM_FLOAT32, EM_MAX_DIMS, ones);
+    em_error_clear();
+    ck_assert_ptr_null(em_stack(2, (em_tensor *[]){a, a}, 0));
+    const char *e = em_error_peek();
+    ck_assert_ptr_nonnull(e);
+    ck_assert_ptr_null(strstr(e, "expand_dims"));
+    assert_error("stack: ", "9 dimensions", "limit 8");
+    em_tensor_free(a);
+}
+END_TEST
+
 /* ---- NULL and leaks ---------------------------------------------------- */
+
+START_TEST(null_input_alone_names_the_shape_op)
+{
+    em_error_clear();
+    ck_assert_ptr_null(em_reshape(NULL, 1, (int64_t[]){2}));
+    assert_error("reshape: input 0 is NULL");
+    ck_assert_ptr_null(em_permute(NULL, (int[]){0}));
+    assert_error("permute: input 0 is NULL");
+    ck_assert_ptr_null(em_transpose(NULL));
+    assert_error("transpose: input 0 is NULL");
+    ck_assert_ptr_null(em_expand_dims(NULL, 0));
+    assert_error("expand_dims: input 0 is NULL");
+    ck_assert_ptr_null(em_squeeze(NULL, 0, NULL));
+    assert_error("squeeze: input 0 is NULL");
+    ck_assert_ptr_null(em_broadcast_to(NULL, 1, (int64_t[]){2}));
+    assert_error("broadcast_to: input 0 is NULL");
+    ck_assert_ptr_null(em_concat(1, (em_tensor *[]){NULL}, 0));
+    assert_error("concat: input 0 is NULL");
+    ck_assert_ptr_null(em_stack(1, (em_tensor *[]){NULL}, 0));
+    assert_error("stack: input 0 is NULL");
+}
+END_TEST
 
 START_TEST(null_inputs_keep_the_first_error)
 {
@@ -533,8 +569,10 @@ int main(void)
     tcase_add_test(tc, concat_errors_name_the_input);
     tcase_add_test(tc, stack_joins_along_a_new_axis);
     tcase_add_test(tc, stack_errors);
+    tcase_add_test(tc, stack_beyond_the_dimension_limit_names_stack);
     tc = test_case(s, "lifetime");
     tcase_add_test(tc, null_inputs_keep_the_first_error);
+    tcase_add_test(tc, null_input_alone_names_the_shape_op);
     tcase_add_test(tc, scoped_shape_ops_release_everything);
     return test_run(s);
 }

@@ -35,6 +35,7 @@ START_TEST(arange_counts_like_numpy)
     assert_values(t, ((double[]){0, 0.25, 0.5, 0.75}), 4, 0, 0);
     em_tensor *e = em_arange(3, 1, 1, EM_INT32);
     ck_assert_int_eq(em_tensor_size(e), 0);
+    ck_assert(!em_error_pending());
     ck_assert_ptr_null(em_arange(0, 1, 0, EM_FLOAT32));
     assert_error("arange", "non-zero step");
     em_tensor_free(t);
@@ -99,6 +100,55 @@ START_TEST(format_reports_needed_length_when_truncated)
     ck_assert_int_eq(need, (int)strlen("tensor([0, 0, 0], int32[3])"));
     ck_assert_int_eq((int)strlen(buf), 7);
     em_tensor_free(t);
+}
+END_TEST
+
+START_TEST(copy_to_null_dst_is_an_error_unless_nothing_to_copy)
+{
+    em_tensor *t = em_ones(EM_FLOAT32, 1, (int64_t[]){3});
+    ck_assert_int_eq(em_tensor_copy_to(t, NULL, EM_FLOAT32, 100), -1);
+    assert_error("tensor_copy_to", "dst is NULL");
+    em_tensor *empty = em_zeros(EM_FLOAT32, 2, (int64_t[]){0, 4});
+    ck_assert_int_eq(em_tensor_copy_to(empty, NULL, EM_INT64, 0), 0);
+    ck_assert(!em_error_pending());
+    em_tensor_free(empty);
+    em_tensor_free(t);
+}
+END_TEST
+
+START_TEST(format_with_a_null_buffer_only_measures)
+{
+    em_tensor *t = em_zeros(EM_INT32, 1, (int64_t[]){3});
+    int need = em_tensor_format(t, NULL, 100);
+    ck_assert_int_eq(need, (int)strlen("tensor([0, 0, 0], int32[3])"));
+    em_tensor_free(t);
+}
+END_TEST
+
+START_TEST(print_to_a_null_stream_records_an_error)
+{
+    em_tensor *t = em_zeros(EM_INT32, 1, (int64_t[]){3});
+    em_tensor_print(t, NULL);
+    assert_error("tensor_print", "stream is NULL");
+    em_tensor_free(t);
+}
+END_TEST
+
+START_TEST(shape_format_of_a_null_shape)
+{
+    char buf[32];
+    ck_assert_str_eq(em_shape_format(2, NULL, buf, sizeof buf), "(null)");
+    ck_assert_str_eq(em_shape_format(0, NULL, buf, sizeof buf), "[]");
+    ck_assert_ptr_null(em_shape_format(2, (int64_t[]){1, 2}, NULL, 8));
+}
+END_TEST
+
+START_TEST(promoting_an_invalid_dtype_gives_dtype_count)
+{
+    ck_assert_int_eq(em_dtype_promote((em_dtype)99, EM_FLOAT32),
+                     EM_DTYPE_COUNT);
+    ck_assert_int_eq(em_dtype_promote(EM_INT32, (em_dtype)-5), EM_DTYPE_COUNT);
+    ck_assert_int_eq(em_dtype_promote(EM_INT64, EM_FLOAT32), EM_FLOAT32);
 }
 END_TEST
 
@@ -187,6 +237,11 @@ int main(void)
     tcase_add_test(tc, copy_to_converts_and_checks_capacity);
     tcase_add_test(tc, print_small_and_truncated);
     tcase_add_test(tc, format_reports_needed_length_when_truncated);
+    tcase_add_test(tc, copy_to_null_dst_is_an_error_unless_nothing_to_copy);
+    tcase_add_test(tc, format_with_a_null_buffer_only_measures);
+    tcase_add_test(tc, print_to_a_null_stream_records_an_error);
+    tcase_add_test(tc, shape_format_of_a_null_shape);
+    tcase_add_test(tc, promoting_an_invalid_dtype_gives_dtype_count);
     tcase_add_test(tc, scope_releases_its_tensors_and_keeps_chosen_ones);
     tcase_add_test(tc, free_inside_a_scope_does_not_double_release);
     tcase_add_test(tc, retain_outlives_the_scope);

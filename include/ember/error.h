@@ -44,7 +44,8 @@ typedef enum em_log_level {
 typedef void (*em_log_handler)(em_log_level level, const char *message,
                                void *user);
 
-/* Messages at or below `level` are emitted. Overrides EMBER_LOG. */
+/* Messages at or below `level` are emitted. Overrides EMBER_LOG. A value
+ * outside the enum is ignored and recorded as an error. */
 void em_log_set_level(em_log_level level);
 em_log_level em_log_get_level(void);
 

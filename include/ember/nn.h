@@ -39,7 +39,8 @@ em_tensor *em_softmax_cross_entropy(em_tensor *logits, em_tensor *labels);
 em_tensor *em_softmax_cross_entropy_probs(em_tensor *logits, em_tensor *probs);
 
 /* Fraction of rows whose argmax over the last axis equals the label:
- * a float32 0-d tensor. No gradient. */
+ * a float32 0-d tensor. No gradient. A label outside [0, classes) is an
+ * error, as for em_softmax_cross_entropy. */
 em_tensor *em_accuracy(em_tensor *logits, em_tensor *labels);
 
 #ifdef __cplusplus

@@ -61,7 +61,8 @@ size_t em_dtype_size(em_dtype dtype);
 /* True for EM_FLOAT32 and EM_FLOAT64. */
 bool em_dtype_is_float(em_dtype dtype);
 
-/* The dtype both operands of a binary op are converted to (see above). */
+/* The dtype both operands of a binary op are converted to (see above);
+ * EM_DTYPE_COUNT when either is not a valid dtype. */
 em_dtype em_dtype_promote(em_dtype a, em_dtype b);
 
 /* ---- creation ---------------------------------------------------------- */
@@ -85,8 +86,9 @@ em_tensor *em_full_like(const em_tensor *like, double value);
 em_tensor *em_zeros_like(const em_tensor *like);
 em_tensor *em_ones_like(const em_tensor *like);
 
-/* 1-d tensor start, start+step, ... up to but excluding stop. NULL when
- * step is 0 or the count would be negative. */
+/* 1-d tensor start, start+step, ... up to but excluding stop; empty when
+ * stop is not past start in step's direction (as NumPy). NULL when step is
+ * 0 or a bound is not finite. */
 em_tensor *em_arange(double start, double stop, double step, em_dtype dtype);
 
 /* ---- inspection and reading back --------------------------------------- */
@@ -102,7 +104,8 @@ int64_t em_tensor_size(const em_tensor *t);
 size_t em_tensor_nbytes(const em_tensor *t);
 
 /* Copies the elements into `dst` (capacity `bytes`), converting them to
- * `dtype`. Returns 0, or -1 when dst is too small or t is NULL. */
+ * `dtype`. Returns 0, or -1 when dst is NULL or too small, or t is NULL.
+ * dst may be NULL when t has no elements. */
 int em_tensor_copy_to(const em_tensor *t, void *dst, em_dtype dtype,
                       size_t bytes);
 
@@ -116,12 +119,15 @@ void *em_tensor_data(em_tensor *t);
 
 /* Writes a readable form: NumPy-like nesting, large tensors truncated to
  * their first and last three entries per dimension, then dtype and shape.
- * Returns the number of characters the whole text needs (like snprintf). */
+ * Returns the number of characters the whole text needs (like snprintf);
+ * a NULL buf counts as size 0. */
 int em_tensor_format(const em_tensor *t, char *buf, size_t size);
-/* em_tensor_format to a stream, followed by a newline. */
+/* em_tensor_format to a stream, followed by a newline. A NULL stream
+ * prints nothing and records an error. */
 void em_tensor_print(const em_tensor *t, FILE *out);
 
-/* Shape as text, "[128,784]", into buf; returns buf. */
+/* Shape as text, "[128,784]", into buf; returns buf. "(null)" when shape is
+ * NULL with ndim > 0. */
 char *em_shape_format(int ndim, const int64_t *shape, char *buf, size_t size);
 
 /* ---- lifetime ------------------------------------------------------------ */
