@@ -1,9 +1,17 @@
 /*
  * trace/passes.c - the order of the optimisation passes.
+ *
+ * Simplification first (it removes identity ops that would otherwise hide
+ * constants and duplicates), then folding, then CSE (folded constants and
+ * simplified ops now compare equal), then DCE. Folding can produce new
+ * identity constants (a cast of 1.0) and CSE new shared inputs, so one more
+ * round of simplify and CSE follows; each is a linear walk.
  */
 #include "passes.h"
 
 bool em__graph_optimize(em__graph *g)
 {
-    return em__pass_dce(g);
+    return em__pass_simplify(g) && em__pass_fold(g) && em__pass_cse(g) &&
+           em__pass_dce(g) && em__pass_simplify(g) && em__pass_cse(g) &&
+           em__pass_dce(g);
 }
