@@ -3,6 +3,7 @@
  * eagerly, or are derived by hand. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testing.h"
 
@@ -452,8 +453,41 @@ START_TEST(tracing_and_freeing_in_a_loop_holds_memory_flat)
 }
 END_TEST
 
+/* EMBER_DUMP=graph, set by main before anything reads the environment. */
+static char dump_dir[64];
+
+START_TEST(ember_dump_graph_writes_the_graph_before_and_after_passes)
+{
+    em_scope_begin();
+    em_trace_options options = {.name = "dumped"};
+    em_function *f = em_trace_fn(two_paths, NULL, &options);
+    em_tensor *x = em_ones(EM_FLOAT32, 1, (int64_t[]){2});
+    em_tensor *y[2];
+    ck_assert_int_eq(em_function_call(f, 1, &x, 2, y), 2);
+    const char *stages[] = {"traced", "optimized"};
+    for (int i = 0; i < 2; i++) {
+        char path[256], text[256] = "";
+        snprintf(path, sizeof path, "%s/dumped.%s.graph.txt", dump_dir,
+                 stages[i]);
+        FILE *in = fopen(path, "r");
+        ck_assert_msg(in != NULL, "%s was not written", path);
+        size_t got = fread(text, 1, sizeof text - 1, in);
+        fclose(in);
+        text[got] = '\0';
+        ck_assert_msg(strncmp(text, "graph dumped(%0: float32[2]) {", 30) == 0,
+                      "%s starts with: %s", path, text);
+    }
+    em_function_free(f);
+    em_scope_end();
+}
+END_TEST
+
 int main(void)
 {
+    snprintf(dump_dir, sizeof dump_dir, "/tmp/ember-test-dump-%d",
+             (int)getpid());
+    setenv("EMBER_DUMP", "graph", 1);
+    setenv("EMBER_DUMP_DIR", dump_dir, 1);
     Suite *s = suite_create("trace");
     TCase *tc = test_case(s, "trace");
     tcase_add_test(tc, traced_result_equals_eager);
@@ -463,11 +497,18 @@ int main(void)
     tcase_add_test(tc, reading_a_value_while_tracing_names_the_function);
     tcase_add_test(tc, shape_errors_at_trace_time_name_the_function);
     tcase_add_test(tc, copying_out_or_raw_data_while_tracing_is_an_error);
+    tcase_add_test(tc,
+                   ember_dump_graph_writes_the_graph_before_and_after_passes);
     tcase_add_test(tc, a_traced_training_step_matches_eager_training);
     tcase_add_test(tc, partial_runs_compute_only_what_is_asked);
     tcase_add_test(tc, the_text_form_lists_nodes_with_types);
     tcase_add_test(tc, tracing_and_freeing_in_a_loop_holds_memory_flat);
     tcase_add_test(
         tc, a_traced_call_on_an_eager_tape_is_one_node_with_a_traced_gradient);
-    return test_run(s);
+    int status = test_run(s);
+    char command[128];
+    snprintf(command, sizeof command, "rm -rf '%s'", dump_dir);
+    if (system(command) != 0)
+        status = EXIT_FAILURE;
+    return status;
 }
