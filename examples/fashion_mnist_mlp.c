@@ -30,12 +30,17 @@
  * Weights are variables, which outlive scopes and are updated in place by
  * the optimiser.
  *
+ * With --mode traced, the training step and the evaluation step are
+ * wrapped with em_trace_fn (see "Tracing" below train_step_body): the same
+ * C functions, run as graphs. Both modes print the same numbers.
+ *
  * Run:  fashion_mnist_mlp [--epochs N] [--batch B] [--lr X]
  *                         [--optimizer sgd|momentum|adam]
  *                         [--schedule constant|cosine] [--seed S]
- *                         [--data DIR] [--json]
+ *                         [--mode eager|traced] [--data DIR] [--json]
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,9 +97,108 @@ static em_tensor *mlp_forward(const mlp *m, em_tensor *x)
     return em_add(em_matmul(h2, p[4], false, false), p[5]);
 }
 
-/* Accuracy on a whole set, 1000 images at a time. No tape records here, so
- * the forward pass costs only its arithmetic. */
-static double evaluate(const mlp *m, em_tensor *images, em_tensor *labels)
+/* What a step needs besides its inputs: the model and the optimiser. The
+ * traced functions reach them through their `user` pointer. */
+typedef struct trainer {
+    mlp *model;
+    em_optimizer *opt;
+} trainer;
+
+/* The evaluation step: in[0] images [batch, 784], in[1] labels [batch]
+ * -> out[0] the batch's accuracy (a scalar). No tape records here, so the
+ * forward pass costs only its arithmetic. */
+static int eval_step_body(int n_inputs, em_tensor *const *in, int max_outputs,
+                          em_tensor **out, void *user)
+{
+    (void)n_inputs, (void)max_outputs;
+    const trainer *t = user;
+    out[0] = em_accuracy(mlp_forward(t->model, in[0]), in[1]);
+    return out[0] ? 1 : -1;
+}
+
+/* One training step: in[0] images [batch, 784], in[1] labels [batch] ->
+ * out[0] the batch's mean loss, out[1] its accuracy (before the update).
+ * The forward pass is recorded on a tape, the gradients of the loss with
+ * respect to every weight and bias come from it (the chain rule, run
+ * backwards over the records), and the optimiser updates the weights. */
+static int train_step_body(int n_inputs, em_tensor *const *in, int max_outputs,
+                           em_tensor **out, void *user)
+{
+    (void)n_inputs, (void)max_outputs;
+    trainer *t = user;
+    em_tape *tape = em_tape_begin(false);
+    em_tensor *logits = mlp_forward(t->model, in[0]);
+    em_tensor *loss = em_softmax_cross_entropy(logits, in[1]);
+    em_tensor *grads[NUM_PARAMS] = {NULL};
+    int rc = em_tape_gradient(tape, loss, NUM_PARAMS, t->model->params, grads);
+    em_tape_free(tape);
+    if (rc != 0 ||
+        em_optimizer_apply(t->opt, NUM_PARAMS, grads, t->model->params) != 0)
+        return -1;
+    out[0] = loss;
+    out[1] = em_accuracy(logits, in[1]);
+    return out[1] ? 2 : -1;
+}
+
+/*
+ * Tracing. In eager mode every op of a step is dispatched on its own: its
+ * arguments are checked, its shape inferred, its result allocated, and the
+ * tape records it - about a hundred times per training step. em_trace_fn
+ * wraps a C function so that its first call (per input signature) runs the
+ * body once with symbolic tensors, recording each op as a node of a graph
+ * instead of computing it; the tape and the optimiser inside are traced
+ * too. Later calls run that graph directly, with the checks and the
+ * bookkeeping already done. The body must stay free of C decisions that
+ * depend on tensor values (it reads none here).
+ *
+ * The weights are variables: a graph reads their current values at every
+ * call and the optimiser's assignments happen at every call, so the model
+ * trains exactly as in eager mode.
+ *
+ * The signature's -1 batch dimension accepts any batch size: the smaller
+ * last batch of an epoch gets its own graph once, without the warning that
+ * a function retracing on ever new shapes would give.
+ */
+typedef struct step_fns {
+    trainer t;
+    em_function *train, *eval; /* NULL in eager mode */
+} step_fns;
+
+static void step_fns_init(step_fns *s, mlp *m, em_optimizer *opt, bool traced)
+{
+    *s = (step_fns){.t = {m, opt}};
+    if (!traced)
+        return;
+    static const em_input_spec signature[2] = {
+        {EM_FLOAT32, 2, {-1, 784}}, /* images */
+        {EM_INT64, 1, {-1}},        /* labels */
+    };
+    const em_trace_options train = {
+        .name = "train_step", .n_signature = 2, .signature = signature};
+    const em_trace_options eval = {
+        .name = "eval_step", .n_signature = 2, .signature = signature};
+    s->train = em_trace_fn(train_step_body, &s->t, &train);
+    s->eval = em_trace_fn(eval_step_body, &s->t, &eval);
+}
+
+static void step_fns_free(step_fns *s)
+{
+    em_function_free(s->train);
+    em_function_free(s->eval);
+}
+
+/* Runs a step: the traced function when there is one, else the body
+ * itself, eagerly. Either way the outputs belong to the open scope. */
+static int run_step(em_function *f, em_traced_body body, void *user,
+                    em_tensor *const *in, int n_out, em_tensor **out)
+{
+    if (f)
+        return em_function_call(f, 2, in, n_out, out);
+    return body(2, in, n_out, out, user);
+}
+
+/* Accuracy on a whole set, 1000 images at a time. */
+static double evaluate(step_fns *s, em_tensor *images, em_tensor *labels)
 {
     em_batch_iter *batches = em_batch_iter_new(
         2, (em_tensor *const[]){images, labels}, 1000, false, 0, false);
@@ -105,34 +209,15 @@ static double evaluate(const mlp *m, em_tensor *images, em_tensor *labels)
         em_tensor *xy[2] = {NULL, NULL};
         em_scope_begin();
         em_batch_iter_next(batches, xy);
-        double accuracy =
-            em_tensor_item(em_accuracy(mlp_forward(m, xy[0]), xy[1]));
-        correct += accuracy * (double)em_tensor_dim(xy[0], 0);
+        em_tensor *accuracy = NULL;
+        if (run_step(s->eval, eval_step_body, &s->t, xy, 1, &accuracy) == 1)
+            correct +=
+                em_tensor_item(accuracy) * (double)em_tensor_dim(xy[0], 0);
         em_scope_end();
     }
     em_batch_iter_free(batches);
     ex_check("evaluation");
     return correct / (double)em_tensor_dim(images, 0);
-}
-
-/* One training step: the forward pass recorded on a tape, the gradients of
- * the loss with respect to every weight and bias (the chain rule, run
- * backwards over the records), one optimiser update. Returns the batch's
- * mean loss; *accuracy gets its accuracy (before the update). */
-static double train_step(mlp *m, em_optimizer *opt, em_tensor *x,
-                         em_tensor *labels, double *accuracy)
-{
-    em_tape *tape = em_tape_begin(false);
-    em_tensor *logits = mlp_forward(m, x);
-    em_tensor *loss = em_softmax_cross_entropy(logits, labels);
-    em_tensor *grads[NUM_PARAMS] = {NULL};
-    em_tape_gradient(tape, loss, NUM_PARAMS, m->params, grads);
-    em_tape_free(tape);
-
-    em_optimizer_apply(opt, NUM_PARAMS, grads, m->params);
-
-    *accuracy = em_tensor_item(em_accuracy(logits, labels));
-    return em_tensor_item(loss);
 }
 
 typedef struct epoch_stats {
@@ -143,8 +228,8 @@ typedef struct epoch_stats {
 /* One pass over the shuffled training set. Each step runs in its own
  * scope: everything it creates (the batch, activations, gradients) is
  * released at its end, so memory stays flat. */
-static epoch_stats train_epoch(mlp *m, em_optimizer *opt,
-                               em_batch_iter *batches, ex_progress *progress)
+static epoch_stats train_epoch(step_fns *s, em_batch_iter *batches,
+                               ex_progress *progress)
 {
     int64_t steps = em_batch_iter_count(batches);
     double loss_sum = 0, correct = 0;
@@ -155,8 +240,12 @@ static epoch_stats train_epoch(mlp *m, em_optimizer *opt,
         em_tensor *xy[2] = {NULL, NULL};
         em_scope_begin();
         em_batch_iter_next(batches, xy);
-        double accuracy;
-        double loss = train_step(m, opt, xy[0], xy[1], &accuracy);
+        em_tensor *out[2] = {NULL, NULL};
+        double loss = NAN, accuracy = NAN;
+        if (run_step(s->train, train_step_body, &s->t, xy, 2, out) == 2) {
+            loss = em_tensor_item(out[0]);
+            accuracy = em_tensor_item(out[1]);
+        }
         int64_t rows = em_tensor_dim(xy[0], 0);
         em_scope_end();
         ex_check("training step");
@@ -195,6 +284,7 @@ int main(int argc, char **argv)
     uint64_t seed = 42;
     const char *data_dir = EX_FASHION_MNIST_DIR;
     bool json = false;
+    const char *mode = "eager";
 
     const ex_option options[] = {
         {"epochs", EX_OPTION_INT, &epochs, "passes over the training set"},
@@ -209,6 +299,9 @@ int main(int argc, char **argv)
          "the last step)"},
         {"seed", EX_OPTION_UINT64, &seed,
          "seed of the weights and of the shuffling"},
+        {"mode", EX_OPTION_STRING, &mode,
+         "eager (ops run one by one) or traced (each step runs as a graph "
+         "made by em_trace_fn)"},
         {"data", EX_OPTION_STRING, &data_dir,
          "folder holding the Fashion-MNIST IDX files"},
         {"json", EX_OPTION_FLAG, &json,
@@ -222,10 +315,14 @@ int main(int argc, char **argv)
              : strcmp(optimizer_name, "momentum") == 0 ? 0.05
                                                        : 0.1;
     }
-    em_optimizer *opt = make_optimizer(optimizer_name, lr);
-    if (!opt) {
-        fprintf(stderr, "error: unknown optimizer '%s' (sgd, momentum, adam)\n",
-                optimizer_name);
+    bool traced = strcmp(mode, "traced") == 0;
+    if (!traced && strcmp(mode, "eager") != 0) {
+        fprintf(stderr, "error: unknown mode '%s' (eager, traced)\n", mode);
+        return 2;
+    }
+    if (strcmp(schedule, "cosine") != 0 && strcmp(schedule, "constant") != 0) {
+        fprintf(stderr, "error: unknown schedule '%s' (constant, cosine)\n",
+                schedule);
         return 2;
     }
     if (epochs < 1 || batch < 1) {
@@ -233,6 +330,12 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    em_optimizer *opt = make_optimizer(optimizer_name, lr);
+    if (!opt) {
+        fprintf(stderr, "error: unknown optimizer '%s' (sgd, momentum, adam)\n",
+                optimizer_name);
+        return 2;
+    }
     ex_fashion_mnist data;
     if (ex_fashion_mnist_load(data_dir, &data) != 0)
         return 1;
@@ -246,25 +349,23 @@ int main(int argc, char **argv)
         2, (em_tensor *const[]){data.train_images, data.train_labels}, batch,
         true, seed, false);
     ex_check("creating the batch iterator");
+    step_fns fns;
+    step_fns_init(&fns, &model, opt, traced);
+    ex_check("wrapping the steps");
     int64_t steps = em_batch_iter_count(batches);
 
     /* Large steps early make fast progress; small ones late let the
      * weights settle into a minimum instead of rattling around it. */
-    if (strcmp(schedule, "cosine") == 0) {
+    if (strcmp(schedule, "cosine") == 0)
         em_optimizer_set_cosine_schedule(opt, steps * epochs, 0.0);
-    } else if (strcmp(schedule, "constant") != 0) {
-        fprintf(stderr, "error: unknown schedule '%s' (constant, cosine)\n",
-                schedule);
-        return 2;
-    }
 
     if (!json) {
         printf("Fashion-MNIST: %" PRId64 " training and %" PRId64
                " test images\n",
                n_train, em_tensor_dim(data.test_images, 0));
         printf("model 784-256-128-10 (ReLU), %s lr %g (%s), batch %d, "
-               "%d epochs\n\n",
-               optimizer_name, lr, schedule, batch, epochs);
+               "%d epochs, %s\n\n",
+               optimizer_name, lr, schedule, batch, epochs, mode);
         printf("%5s %9s %9s %9s %8s %10s\n", "epoch", "loss", "train acc",
                "test acc", "seconds", "examples/s");
     }
@@ -276,19 +377,20 @@ int main(int argc, char **argv)
         snprintf(label, sizeof label, "epoch %d/%d", epoch, epochs);
         ex_progress progress;
         ex_progress_start(&progress, label, steps, !json);
-        epoch_stats e = train_epoch(&model, opt, batches, &progress);
+        epoch_stats e = train_epoch(&fns, batches, &progress);
         ex_progress_finish(&progress);
 
         total_seconds += e.seconds;
         train_accuracy = e.train_accuracy;
-        test_accuracy = evaluate(&model, data.test_images, data.test_labels);
+        test_accuracy = evaluate(&fns, data.test_images, data.test_labels);
         double rate = (double)e.examples / e.seconds;
         if (json) {
-            printf("{\"epoch\":%d,\"loss\":%.6f,\"train_accuracy\":%.6f,"
+            printf("{\"epoch\":%d,\"mode\":\"%s\",\"loss\":%.6f,\"train_"
+                   "accuracy\":%.6f,"
                    "\"test_accuracy\":%.6f,\"seconds\":%.3f,"
                    "\"examples_per_second\":%.1f}\n",
-                   epoch, e.loss, train_accuracy, test_accuracy, e.seconds,
-                   rate);
+                   epoch, mode, e.loss, train_accuracy, test_accuracy,
+                   e.seconds, rate);
         } else {
             printf("%5d %9.4f %9.4f %9.4f %8.2f %10.0f\n", epoch, e.loss,
                    train_accuracy, test_accuracy, e.seconds, rate);
@@ -297,17 +399,19 @@ int main(int argc, char **argv)
     }
 
     if (json) {
-        printf("{\"final\":true,\"epochs\":%d,\"optimizer\":\"%s\","
+        printf("{\"final\":true,\"mode\":\"%s\",\"epochs\":%d,"
+               "\"optimizer\":\"%s\","
                "\"lr\":%g,\"schedule\":\"%s\",\"batch\":%d,"
                "\"train_accuracy\":%.6f,\"test_accuracy\":%.6f,"
                "\"seconds\":%.3f}\n",
-               epochs, optimizer_name, lr, schedule, batch, train_accuracy,
-               test_accuracy, total_seconds);
+               mode, epochs, optimizer_name, lr, schedule, batch,
+               train_accuracy, test_accuracy, total_seconds);
     } else {
         printf("\ntest accuracy %.4f after %d epochs, %.1f s of training\n",
                test_accuracy, epochs, total_seconds);
     }
 
+    step_fns_free(&fns);
     em_batch_iter_free(batches);
     em_optimizer_free(opt);
     mlp_free(&model);

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Trains the Fashion-MNIST MLP example: installs what is missing, builds
-# Release in build/ (the folder scripts/test.sh uses, so either reuses the
-# other's work), and runs build/examples/fashion_mnist_mlp.
+# Trains the Fashion-MNIST MLP example in both modes and compares them:
+# installs what is missing, builds Release in build/ (the folder
+# scripts/test.sh uses, so either reuses the other's work), runs
+# build/examples/fashion_mnist_mlp with --mode eager and then --mode traced
+# (same seed, same flags), and prints a table: seconds per epoch, test
+# accuracy, speed-up of each mode against eager.
 #
-#   scripts/demo.sh [EXAMPLE_ARGS...]    e.g. scripts/demo.sh --help
+#   scripts/demo.sh [EXAMPLE_ARGS...]    e.g. scripts/demo.sh --epochs 5
 #
-# Arguments go to the example unchanged. EMBER_JOBS sets build jobs.
+# Arguments go to both runs unchanged; --help shows the example's options.
+# The demo trains 3 epochs per mode unless told otherwise (--epochs N):
+# about half a minute for both on two cores. EMBER_JOBS sets build jobs.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -33,5 +38,58 @@ if [[ ! -x build/examples/$example ]]; then
     echo "demo: build/examples/$example was not produced by the build" >&2
     exit 1
 fi
-echo "demo: build/examples/$example $*"
-exec "build/examples/$example" "$@"
+bin=build/examples/$example
+for arg in "$@"; do
+    if [[ $arg == --help || $arg == -h ]]; then
+        exec "$bin" "$@"
+    fi
+done
+
+# The modes' final JSON lines, one per mode.
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+for mode in eager traced; do
+    echo "demo: $bin --epochs 3 $* --mode $mode --json"
+    # Later flags win, so the user's --epochs replaces the default 3 and the
+    # demo's --mode and --json stay in force.
+    if ! "$bin" --epochs 3 "$@" --mode "$mode" --json >"$results.run"; then
+        cat "$results.run" >&2
+        rm -f "$results.run"
+        echo "demo: the $mode run failed (see above)" >&2
+        exit 1
+    fi
+    # Show each epoch as it was reported, then keep the final line.
+    awk -F'[{:,}]' '
+        /"epoch":/ {
+            for (i = 1; i < NF; i++) v[$i] = $(i + 1)
+            printf "  %-6s epoch %2d  loss %.4f  train acc %.4f  " \
+                   "test acc %.4f  %6.2f s\n", "'"$mode"'", v["\"epoch\""],
+                   v["\"loss\""], v["\"train_accuracy\""],
+                   v["\"test_accuracy\""], v["\"seconds\""]
+        }' "$results.run"
+    grep '"final":true' "$results.run" >>"$results"
+    rm -f "$results.run"
+done
+
+echo
+awk -F'[{:,}]' '
+    {
+        for (i = 1; i < NF; i++) v[$i] = $(i + 1)
+        mode = v["\"mode\""]
+        gsub(/"/, "", mode)
+        n++
+        name[n] = mode
+        per_epoch[n] = v["\"seconds\""] / v["\"epochs\""]
+        accuracy[n] = v["\"test_accuracy\""]
+        if (mode == "eager")
+            eager = per_epoch[n]
+    }
+    END {
+        printf "%-7s | %17s | %13s | %17s\n", "mode", "seconds per epoch",
+               "test accuracy", "speed-up vs eager"
+        printf "%-7s-+-%17s-+-%13s-+-%17s\n", "-------",
+               "-----------------", "-------------", "-----------------"
+        for (i = 1; i <= n; i++)
+            printf "%-7s | %17.2f | %13.4f | %16.2fx\n", name[i],
+                   per_epoch[i], accuracy[i], eager / per_epoch[i]
+    }' "$results"

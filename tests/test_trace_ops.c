@@ -495,8 +495,9 @@ START_TEST(traced_op_equals_eager_bit_for_bit)
     em_scope_begin();
     em_tensor *first[3], *second[3];
     for (int j = 0; j < c->n; j++) {
-        first[j] = make_input(&c->in[j], (uint64_t)(100 * _i + j + 1));
-        second[j] = make_input(&c->in[j], (uint64_t)(100 * _i + j + 51));
+        first[j] = make_input(&c->in[j], (uint64_t)_i * 100 + (uint64_t)j + 1);
+        second[j] =
+            make_input(&c->in[j], (uint64_t)_i * 100 + (uint64_t)j + 51);
         ck_assert_msg(first[j] && second[j], "%s: input %d: %s", c->name, j,
                       em_error_last());
     }
@@ -614,9 +615,9 @@ START_TEST(traced_gradients_equal_eager_gradients)
 {
     const grad_case *c = &grad_cases[_i];
     em_scope_begin();
-    em_tensor *in[3];
+    em_tensor *in[3] = {0};
     for (int j = 0; j < c->n; j++)
-        in[j] = make_input(&c->in[j], (uint64_t)(7000 + 10 * _i + j));
+        in[j] = make_input(&c->in[j], (uint64_t)_i * 10 + (uint64_t)j + 7000);
     em_tensor *want[MAX_OUT], *got[MAX_OUT];
     int n_out = grad_body(c->n, in, MAX_OUT, want, (void *)c);
     ck_assert_msg(n_out == 1 + c->n_watched, "%s: eager: %s", c->name,

@@ -177,25 +177,30 @@ static void mark_needed(em__plan *plan, int n_feed, const int *feed_nodes,
 static bool run_node(em__plan *plan, int i)
 {
     const em__node *node = &plan->g->nodes[i];
+    if (node->kind != EM__NODE_OP || !plan->headers)
+        return node->kind != EM__NODE_OP;
     em_tensor *h = &plan->headers[i];
-    if (node->kind != EM__NODE_OP)
-        return true;
-    em_tensor *in_inline[16];
+    const int n = node->n_in;
+    em_tensor *in_inline[16] = {0};
     em_tensor **in = in_inline;
-    if (node->n_in > 16 && !(in = malloc(sizeof *in * (size_t)node->n_in))) {
+    if (n > 16 && !(in = calloc((size_t)n, sizeof *in))) {
         em__error("trace: out of memory running '%s'", plan->g->name);
         return false;
     }
-    for (int j = 0; j < node->n_in; j++)
+    for (int j = 0; j < n; j++)
         in[j] = &plan->headers[node->inputs[j]];
     const em__op_def *def = &em__op_table[node->op];
+    em_tensor *first = n > 0 ? in[0] : NULL;
     bool ok = true;
-    char msg[512];
+    char msg[512] = "a view or assignment without inputs";
     if (def->flags & EM__OP_VIEW) {
-        h->data = in[0]->data;
+        ok = first != NULL;
+        if (first)
+            h->data = first->data;
     } else if (def->flags & EM__OP_IN_PLACE) {
-        ok = def->cpu(in[0], in, node->n_in, &node->attrs, msg, sizeof msg);
-        h->data = in[0]->data;
+        ok = first && def->cpu(first, in, n, &node->attrs, msg, sizeof msg);
+        if (first)
+            h->data = first->data;
     } else {
         ok = def->cpu(h, in, node->n_in, &node->attrs, msg, sizeof msg);
     }

@@ -110,8 +110,10 @@ bool em__graph_compact(em__graph *g)
         remap[i] = kept;
         g->nodes[kept++] = g->nodes[i];
     }
+    /* Only live nodes, moved down over released ones, are read here. */
     for (int i = 0; i < kept; i++)
         for (int j = 0; j < g->nodes[i].n_in; j++)
+            /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
             g->nodes[i].inputs[j] = remap[g->nodes[i].inputs[j]];
     for (int i = 0; i < g->n_outputs; i++)
         g->outputs[i] = remap[g->outputs[i]];

@@ -37,7 +37,9 @@ static bool foldable(const em__graph *g, const em__node *node)
  * that refuses its inputs (left to fail at run time). */
 static em_tensor *compute(const em__graph *g, const em__node *node)
 {
-    em_tensor *in[16];
+    em_tensor *in[16] = {0};
+    if (node->n_in < 1 || node->n_in > 16)
+        return NULL;
     for (int j = 0; j < node->n_in; j++)
         in[j] = g->nodes[node->inputs[j]].value;
     em_tensor *out = em__tensor_new(&node->type);

@@ -463,14 +463,13 @@ static em_concrete *find_or_trace(em_function *f, int n,
                 em__error("%s: input %d is NULL", f->name, i);
             return NULL;
         }
-    if (!check_signature(f, n, inputs))
-        return NULL;
     unsigned char key[MAX_STATIC_KEY];
     size_t key_size = static_key_of(f, key);
-
     for (em_concrete *c = f->concretes; c; c = c->next)
         if (same_key(c, n, inputs, key, key_size, NULL))
-            return c;
+            return c; /* its inputs passed the signature when traced */
+    if (!check_signature(f, n, inputs))
+        return NULL;
 
     /* A new size under a -1 of the signature is a specialisation of a known
      * signature, not a retrace worth a warning. */
@@ -715,7 +714,7 @@ int em_function_call(em_function *f, int n_inputs, em_tensor *const *inputs,
         return -1;
     }
     if (em_tape_is_recording()) {
-        if (taped_call_possible(c))
+        if (outputs && taped_call_possible(c))
             return (outputs[0] = taped_call(c, inputs)) ? 1 : -1;
         /* TODO: one tape node for functions with several outputs or with
          * assignments too; until then the tape records every op. */

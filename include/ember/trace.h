@@ -27,8 +27,9 @@
  *    (forward, loss, gradients, optimiser update) becomes one graph.
  *
  * Ownership: em_trace_fn returns a function released with em_function_free,
- * which releases its graphs and its references to lifted variables. Outputs of a call are new
- * tensors owned like op results (innermost scope, or the caller).
+ * which releases its graphs and its references to lifted variables. Outputs of
+ * a call are new tensors owned like op results (innermost scope, or the
+ * caller).
  */
 #ifndef EMBER_TRACE_H
 #define EMBER_TRACE_H
