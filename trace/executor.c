@@ -25,6 +25,8 @@ struct em__plan {
     int n_slots;
     int64_t bytes;
     unsigned char *needed;
+    unsigned char *needed_by_call; /* a whole call's marks, made once */
+    bool call_marked;
     int64_t last_run_nodes;
 };
 
@@ -74,7 +76,8 @@ em__plan *em__plan_new(const em__graph *g)
     plan->g = g;
     plan->headers = calloc((size_t)g->len + 1, sizeof *plan->headers);
     plan->needed = calloc((size_t)g->len + 1, 1);
-    if (!plan->headers || !plan->needed)
+    plan->needed_by_call = calloc((size_t)g->len + 1, 1);
+    if (!plan->headers || !plan->needed || !plan->needed_by_call)
         goto out_of_memory;
 
     /* A value lives until its last reader; outputs until the end; a view's
@@ -134,6 +137,7 @@ void em__plan_free(em__plan *plan)
     free(plan->slots);
     free(plan->headers);
     free(plan->needed);
+    free(plan->needed_by_call);
     free(plan);
 }
 
@@ -280,7 +284,19 @@ int em__plan_run(em__plan *plan, em_tensor *const *inputs, int n_feed,
         plan->headers[feed_nodes[k]].data = feeds[k]->data;
     }
 
-    mark_needed(plan, n_feed, feed_nodes, n_fetch, fetch_nodes, all);
+    /* A whole call (every output and effect, nothing fed) marks the same
+     * nodes each time: marked once, on the first call. */
+    unsigned char *needed = plan->needed;
+    if (all && n_feed == 0) {
+        needed = plan->needed_by_call;
+        if (!plan->call_marked) {
+            mark_needed(plan, 0, NULL, n_fetch, fetch_nodes, true);
+            memcpy(needed, plan->needed, (size_t)g->len);
+            plan->call_marked = true;
+        }
+    } else {
+        mark_needed(plan, n_feed, feed_nodes, n_fetch, fetch_nodes, all);
+    }
 
     /* Op results are copied out as soon as they are computed (a later node
      * may reuse their buffer); inputs, constants and variables at the end,
@@ -288,7 +304,7 @@ int em__plan_run(em__plan *plan, em_tensor *const *inputs, int n_feed,
     bool ok = true;
     plan->last_run_nodes = 0;
     for (int i = 0; i < g->len && ok; i++) {
-        if (plan->needed[i] != 1)
+        if (needed[i] != 1)
             continue;
         ok = run_node(plan, i);
         plan->last_run_nodes += g->nodes[i].kind == EM__NODE_OP;
