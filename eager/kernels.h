@@ -36,6 +36,7 @@ EM__INFER(cast);
 EM__INFER(same);
 EM__INFER(softmax);
 EM__INFER(assign);
+EM__INFER(assign_scaled);
 
 EM__KERNEL(neg);
 EM__KERNEL(abs);
@@ -94,5 +95,7 @@ EM__KERNEL(log_softmax);
 EM__KERNEL(assign);
 EM__KERNEL(assign_add);
 EM__KERNEL(assign_sub);
+EM__KERNEL(assign_scale_add);
+EM__KERNEL(assign_sub_scaled);
 
 #endif

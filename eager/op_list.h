@@ -80,3 +80,7 @@ EM__OP(LOG_SOFTMAX, "log_softmax", 1)
 EM__OP(ASSIGN, "assign", 2)
 EM__OP(ASSIGN_ADD, "assign_add", 2)
 EM__OP(ASSIGN_SUB, "assign_sub", 2)
+/* v = alpha v + x, and v -= s x with s a one-element tensor: an
+ * optimiser's momentum and step in one pass each */
+EM__OP(ASSIGN_SCALE_ADD, "assign_scale_add", 2)
+EM__OP(ASSIGN_SUB_SCALED, "assign_sub_scaled", 3)

@@ -86,4 +86,11 @@ const em__op_def em__op_table[EM_OP_COUNT] = {
                           EM__OP_IN_PLACE | EM__OP_NO_GRAD},
     [EM_OP_ASSIGN_SUB] = {"assign_sub", 2, em__infer_assign, em__cpu_assign_sub,
                           EM__OP_IN_PLACE | EM__OP_NO_GRAD},
+    [EM_OP_ASSIGN_SCALE_ADD] = {"assign_scale_add", 2, em__infer_assign,
+                                em__cpu_assign_scale_add,
+                                EM__OP_IN_PLACE | EM__OP_NO_GRAD},
+    [EM_OP_ASSIGN_SUB_SCALED] = {"assign_sub_scaled", 3,
+                                 em__infer_assign_scaled,
+                                 em__cpu_assign_sub_scaled,
+                                 EM__OP_IN_PLACE | EM__OP_NO_GRAD},
 };

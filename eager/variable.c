@@ -52,16 +52,41 @@ bool em_variable_trainable(const em_tensor *t)
     return t && (t->flags & EM__TENSOR_TRAINABLE);
 }
 
-static int assign(em__op op, em_tensor *v, em_tensor *value)
+/* Runs update op on (v, value[, scale]) after checking v is a variable. */
+static int run_update(em__op op, em_tensor *v, em_tensor *value,
+                      em_tensor *scale, double alpha)
 {
+    em_tensor *in[3] = {v, value, scale};
+    int n = scale ? 3 : 2;
     if (v && !em_tensor_is_variable(v)) {
-        em_tensor *in[2] = {v, value};
-        em__error_op(em__op_table[op].name, in, value ? 2 : 1,
+        em__error_op(em__op_table[op].name, in, value ? n : 1,
                      "the target is not a variable");
         return -1;
     }
-    em_tensor *in[2] = {v, value};
-    return em__dispatch(op, in, 2, NULL) ? 0 : -1;
+    em__attrs attrs;
+    memset(&attrs, 0, sizeof attrs);
+    attrs.alpha = alpha;
+    return em__dispatch(op, in, n, &attrs) ? 0 : -1;
+}
+
+static int assign(em__op op, em_tensor *v, em_tensor *value)
+{
+    return run_update(op, v, value, NULL, 0);
+}
+
+int em_variable_assign_scale_add(em_tensor *v, double alpha, em_tensor *x)
+{
+    return run_update(EM_OP_ASSIGN_SCALE_ADD, v, x, NULL, alpha);
+}
+
+int em_variable_assign_sub_scaled(em_tensor *v, em_tensor *scale, em_tensor *x)
+{
+    if (!scale) {
+        if (!em_error_pending())
+            em__error("assign_sub_scaled: scale is NULL");
+        return -1;
+    }
+    return run_update(EM_OP_ASSIGN_SUB_SCALED, v, x, scale, 0);
 }
 
 int em_variable_assign(em_tensor *v, em_tensor *value)
@@ -102,26 +127,72 @@ EM__INFER(assign)
     return true;
 }
 
-typedef enum update { SET, ADD, SUB } update;
+/* The in-place updates: v = x, v += x, v -= x, and the two an optimiser's
+ * step is made of, v = a v + x and v -= a x, one pass each with no
+ * temporary tensor. */
+typedef enum update { SET, ADD, SUB, SCALE_ADD, SUB_SCALED } update;
+
+static double updated(update how, double old, double x, double a)
+{
+    switch (how) {
+    case ADD:
+        return old + x;
+    case SUB:
+        return old - x;
+    case SCALE_ADD:
+        return a * old + x;
+    case SUB_SCALED:
+        return old - a * x;
+    default:
+        return x;
+    }
+}
+
+/* The float32 loops of the common case: x shaped exactly like v. The
+ * products round to float as separate ops would, so results match a
+ * composition of mul, add and assign exactly. */
+static void update_f32(float *restrict dst, const float *restrict src,
+                       int64_t n, update how, float a)
+{
+    switch (how) {
+    case ADD:
+        for (int64_t i = 0; i < n; i++)
+            dst[i] += src[i];
+        break;
+    case SUB:
+        for (int64_t i = 0; i < n; i++)
+            dst[i] -= src[i];
+        break;
+    case SCALE_ADD:
+        for (int64_t i = 0; i < n; i++) {
+            float scaled = a * dst[i];
+            dst[i] = scaled + src[i];
+        }
+        break;
+    case SUB_SCALED:
+        for (int64_t i = 0; i < n; i++) {
+            float scaled = a * src[i];
+            dst[i] -= scaled;
+        }
+        break;
+    default:
+        break;
+    }
+}
 
 /* v (op)= value, value broadcast to v's shape and converted to its dtype. */
-static void update_in_place(em_tensor *v, em_tensor *value, update how)
+static void update_in_place(em_tensor *v, em_tensor *value, update how,
+                            double a)
 {
     if (how == SET && v->type.dtype == value->type.dtype &&
         value->size == v->size) {
         memmove(v->data, value->data, em_tensor_nbytes(v));
         return;
     }
-    if (v->type.dtype == EM_FLOAT32 && value->type.dtype == EM_FLOAT32 &&
-        value->size == v->size) {
-        float *dst = v->data;
-        const float *src = value->data;
-        if (how == ADD)
-            for (int64_t i = 0; i < v->size; i++)
-                dst[i] += src[i];
-        else
-            for (int64_t i = 0; i < v->size; i++)
-                dst[i] -= src[i];
+    if (how != SET && v->type.dtype == EM_FLOAT32 &&
+        value->type.dtype == EM_FLOAT32 && value->size == v->size &&
+        v->data != value->data) {
+        update_f32(v->data, value->data, v->size, how, (float)a);
         return;
     }
     int64_t strides[EM_MAX_DIMS], index[EM_MAX_DIMS] = {0};
@@ -130,11 +201,8 @@ static void update_in_place(em_tensor *v, em_tensor *value, update how)
     int64_t src = 0;
     for (int64_t i = 0; i < v->size; i++) {
         double x = em__load_f64(value->data, value->type.dtype, src);
-        if (how != SET) {
-            double old = em__load_f64(v->data, v->type.dtype, i);
-            x = how == ADD ? old + x : old - x;
-        }
-        em__store_f64(v->data, v->type.dtype, i, x);
+        double old = how == SET ? 0 : em__load_f64(v->data, v->type.dtype, i);
+        em__store_f64(v->data, v->type.dtype, i, updated(how, old, x, a));
         for (int d = ndim - 1; d >= 0; d--) {
             src += strides[d];
             if (++index[d] < v->type.shape[d])
@@ -145,23 +213,54 @@ static void update_in_place(em_tensor *v, em_tensor *value, update how)
     }
 }
 
+/* [shape] (variable), value broadcastable to [shape], a one-element float
+ * scale -> updates input 0. */
+EM__INFER(assign_scaled)
+{
+    if (!em__infer_assign(in, 2, attrs, out, msg, size))
+        return false;
+    if (em__type_size(in[2]) != 1 || !em_dtype_is_float(in[2]->dtype)) {
+        char a[200];
+        snprintf(msg, size, "the scale must be one float, not %s",
+                 em__type_format(in[2], a, sizeof a));
+        return false;
+    }
+    (void)n;
+    return true;
+}
+
+EM__KERNEL(assign_scale_add)
+{
+    (void)n, (void)msg, (void)size;
+    update_in_place(out, in[1], SCALE_ADD, attrs->alpha);
+    return true;
+}
+
+EM__KERNEL(assign_sub_scaled)
+{
+    (void)n, (void)attrs, (void)msg, (void)size;
+    double a = em__load_f64(in[2]->data, in[2]->type.dtype, 0);
+    update_in_place(out, in[1], SUB_SCALED, a);
+    return true;
+}
+
 EM__KERNEL(assign)
 {
     (void)n, (void)attrs, (void)msg, (void)size;
-    update_in_place(out, in[1], SET);
+    update_in_place(out, in[1], SET, 0);
     return true;
 }
 
 EM__KERNEL(assign_add)
 {
     (void)n, (void)attrs, (void)msg, (void)size;
-    update_in_place(out, in[1], ADD);
+    update_in_place(out, in[1], ADD, 0);
     return true;
 }
 
 EM__KERNEL(assign_sub)
 {
     (void)n, (void)attrs, (void)msg, (void)size;
-    update_in_place(out, in[1], SUB);
+    update_in_place(out, in[1], SUB, 0);
     return true;
 }

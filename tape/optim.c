@@ -301,10 +301,10 @@ static int sgd_update(const em_optimizer *opt, em__optim_slot *slot,
         return em_variable_assign_sub(v, em_mul(g, lr));
 
     em_tensor *b = slot->state[0];
-    if (em_variable_assign(b, em_add(em_mul_scalar(b, mu), g)) != 0)
+    if (em_variable_assign_scale_add(b, mu, g) != 0)
         return -1;
     em_tensor *step = opt->nesterov ? em_add(g, em_mul_scalar(b, mu)) : b;
-    return em_variable_assign_sub(v, em_mul(step, lr));
+    return em_variable_assign_sub_scaled(v, lr, step);
 }
 
 /* Fills k's Adam scalars for variables first updated at first_step:

@@ -33,6 +33,13 @@ int em_variable_assign(em_tensor *v, em_tensor *value);
 int em_variable_assign_add(em_tensor *v, em_tensor *value);
 int em_variable_assign_sub(em_tensor *v, em_tensor *value);
 
+/* v = alpha * v + x, and v -= scale * x where scale is a one-element float
+ * tensor: the updates optimisers are made of, each one pass over v with no
+ * temporary. Same rules and errors as em_variable_assign; the products
+ * round in v's dtype, so results equal the composition of ops. */
+int em_variable_assign_scale_add(em_tensor *v, double alpha, em_tensor *x);
+int em_variable_assign_sub_scaled(em_tensor *v, em_tensor *scale, em_tensor *x);
+
 #ifdef __cplusplus
 }
 #endif
