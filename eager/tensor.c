@@ -202,8 +202,8 @@ bool em__tensor_readable(const em_tensor *t, const char *what)
         return true;
     const char *fn = em__thread_state()->tracing;
     em__error("%s: the tensor is symbolic while tracing '%s' and has no "
-              "value yet; return it from the function, or branch with "
-              "em_cond / em_while_loop instead of reading it",
+              "value yet; return it from the function and read it after the "
+              "call (C branches on tensor values cannot be traced yet)",
               what, fn ? fn : "a function");
     return false;
 }

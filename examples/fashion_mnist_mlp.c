@@ -278,7 +278,7 @@ int main(int argc, char **argv)
 {
     int epochs = 10;
     int batch = 128;
-    double lr = -1; /* chosen per optimiser below */
+    double lr = NAN; /* not given: chosen per optimiser below */
     const char *optimizer_name = "adam";
     const char *schedule = "cosine";
     uint64_t seed = 42;
@@ -310,10 +310,14 @@ int main(int argc, char **argv)
     ex_options_parse(argc, argv,
                      "Trains a 784-256-128-10 ReLU network on Fashion-MNIST.",
                      (int)(sizeof options / sizeof options[0]), options);
-    if (lr < 0) {
+    if (isnan(lr)) {
         lr = strcmp(optimizer_name, "adam") == 0       ? 1e-3
              : strcmp(optimizer_name, "momentum") == 0 ? 0.05
                                                        : 0.1;
+    } else if (!(lr >= 0) || isinf(lr)) {
+        fprintf(stderr, "error: learning rate %g is not a finite value >= 0\n",
+                lr);
+        return 1;
     }
     bool traced = strcmp(mode, "traced") == 0;
     if (!traced && strcmp(mode, "eager") != 0) {

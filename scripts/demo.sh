@@ -9,8 +9,9 @@
 #   scripts/demo.sh [EXAMPLE_ARGS...]    e.g. scripts/demo.sh --epochs 5
 #
 # Arguments go to both runs unchanged; --help shows the example's options.
-# The demo trains 3 epochs per mode unless told otherwise (--epochs N):
-# about half a minute for both on two cores. EMBER_JOBS sets build jobs.
+# The demo trains 10 epochs per mode unless told otherwise (--epochs N),
+# enough for the 0.88 test accuracy the MLP is expected to reach: about a
+# minute for both on two cores. EMBER_JOBS sets build jobs.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -49,10 +50,10 @@ done
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 for mode in eager traced; do
-    echo "demo: $bin --epochs 3 $* --mode $mode --json"
-    # Later flags win, so the user's --epochs replaces the default 3 and the
+    echo "demo: $bin --epochs 10 $* --mode $mode --json"
+    # Later flags win, so the user's --epochs replaces the default 10 and the
     # demo's --mode and --json stay in force.
-    if ! "$bin" --epochs 3 "$@" --mode "$mode" --json >"$results.run"; then
+    if ! "$bin" --epochs 10 "$@" --mode "$mode" --json >"$results.run"; then
         cat "$results.run" >&2
         rm -f "$results.run"
         echo "demo: the $mode run failed (see above)" >&2

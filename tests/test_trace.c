@@ -189,7 +189,7 @@ START_TEST(reading_a_value_while_tracing_names_the_function)
     em_tensor *x = em_ones(EM_FLOAT32, 1, (int64_t[]){3});
     em_tensor *y;
     ck_assert_int_eq(em_function_call(f, 1, &x, 1, &y), -1);
-    assert_error("item", "'reader'", "em_cond");
+    assert_error("item", "'reader'", "read it after the call");
     em_function_free(f);
     em_scope_end();
 }
