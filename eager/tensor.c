@@ -113,8 +113,11 @@ static em__storage *storage_new(size_t bytes)
     /* Header and elements in one block; the header pads to the alignment. */
     size_t total = storage_total(bytes);
     em__storage *s = total >= CACHE_MIN_BYTES ? cache_take(total) : NULL;
+    /* Small blocks take malloc's fast path (16-byte aligned, plenty for a
+     * few elements); larger ones are aligned for the widest vectors. */
     if (!s)
-        s = aligned_alloc(STORAGE_ALIGN, total);
+        s = total >= CACHE_MIN_BYTES ? aligned_alloc(STORAGE_ALIGN, total)
+                                     : malloc(total);
     if (!s)
         return NULL;
     s->refcount = 1;
