@@ -52,10 +52,25 @@ em_tensor *em__grad_unbroadcast(em_tensor *g, const em_tensor *like)
     return out;
 }
 
+/* True when grad has a value now (not symbolic) without a zero in it. */
+static bool known_nonzero(const em_tensor *grad)
+{
+    if (grad->flags & EM__TENSOR_SYMBOLIC)
+        return false;
+    for (int64_t i = 0; i < grad->size; i++)
+        if (em__load_f64(grad->data, grad->type.dtype, i) == 0)
+            return false;
+    return true;
+}
+
 em_tensor *em__grad_keep_zeros(em_tensor *grad, em_tensor *product)
 {
     if (!product)
         return NULL;
+    /* The common eager case, and a traced gradient whose seed is a
+     * constant: nothing to keep, so no compare and select. */
+    if (known_nonzero(grad))
+        return product;
     em_tensor *zero = em_scalar(0, product->type.dtype);
     em_tensor *is_zero = em_equal(grad, zero);
     em_tensor *out = em_where(is_zero, zero, product);

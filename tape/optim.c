@@ -298,7 +298,7 @@ static int sgd_update(const em_optimizer *opt, em__optim_slot *slot,
     double mu = opt->momentum;
     em_tensor *lr = lr_for(k, v);
     if (mu == 0)
-        return em_variable_assign_sub(v, em_mul(g, lr));
+        return em_variable_assign_sub_scaled(v, lr, g);
 
     em_tensor *b = slot->state[0];
     if (em_variable_assign_scale_add(b, mu, g) != 0)
