@@ -202,6 +202,19 @@ typedef struct em__thread {
 } em__thread;
 em__thread *em__thread_state(void);
 
+/* ---- text -----------------------------------------------------------------*/
+
+/* Text built piece by piece the way snprintf fills a buffer: what fits is
+ * written (NUL-terminated), and `used` counts the length the whole text
+ * needs. */
+typedef struct em__text {
+    char *buf;
+    size_t size;
+    size_t used;
+} em__text;
+void em__text_put(em__text *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* ---- errors and logging ---------------------------------------------------*/
 
 /* Records the thread's error message (printf-style), replacing any. */

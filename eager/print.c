@@ -12,16 +12,7 @@
 #define PRINT_THRESHOLD 1000
 #define PRINT_EDGE 3
 
-typedef struct text {
-    char *buf;
-    size_t size;
-    size_t used; /* characters the whole text needs so far */
-} text;
-
-static void put(text *out, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void put(text *out, const char *fmt, ...)
+void em__text_put(em__text *out, const char *fmt, ...)
 {
     va_list args;
     va_start(args, fmt);
@@ -32,20 +23,20 @@ static void put(text *out, const char *fmt, ...)
         out->used += (size_t)n;
 }
 
-static void put_element(text *out, const em_tensor *t, int64_t i)
+static void put_element(em__text *out, const em_tensor *t, int64_t i)
 {
     em_dtype dtype = t->type.dtype;
     if (dtype == EM_BOOL) {
-        put(out, "%s", ((const bool *)t->data)[i] ? "true" : "false");
+        em__text_put(out, "%s", ((const bool *)t->data)[i] ? "true" : "false");
     } else if (em_dtype_is_float(dtype)) {
         double v = em__load_f64(t->data, dtype, i);
-        put(out, dtype == EM_FLOAT32 ? "%.6g" : "%.10g", v);
+        em__text_put(out, dtype == EM_FLOAT32 ? "%.6g" : "%.10g", v);
     } else {
-        put(out, "%lld", (long long)em__load_i64(t->data, dtype, i));
+        em__text_put(out, "%lld", (long long)em__load_i64(t->data, dtype, i));
     }
 }
 
-static void put_dim(text *out, const em_tensor *t, int dim, int64_t offset,
+static void put_dim(em__text *out, const em_tensor *t, int dim, int64_t offset,
                     const int64_t *strides, bool truncate)
 {
     if (dim == t->type.ndim) {
@@ -53,45 +44,47 @@ static void put_dim(text *out, const em_tensor *t, int dim, int64_t offset,
         return;
     }
     int64_t n = t->type.shape[dim];
-    put(out, "[");
+    em__text_put(out, "[");
     for (int64_t i = 0; i < n; i++) {
         if (truncate && n > 2 * PRINT_EDGE && i == PRINT_EDGE) {
-            put(out, "...");
+            em__text_put(out, "...");
             i = n - PRINT_EDGE - 1;
-            put(out, dim + 1 == t->type.ndim ? ", " : ",\n%*s", dim + 1, "");
+            em__text_put(out, dim + 1 == t->type.ndim ? ", " : ",\n%*s",
+                         dim + 1, "");
             continue;
         }
         put_dim(out, t, dim + 1, offset + i * strides[dim], strides, truncate);
         if (i + 1 < n)
-            put(out, dim + 1 == t->type.ndim ? ", " : ",\n%*s", dim + 1, "");
+            em__text_put(out, dim + 1 == t->type.ndim ? ", " : ",\n%*s",
+                         dim + 1, "");
     }
-    put(out, "]");
+    em__text_put(out, "]");
 }
 
 int em_tensor_format(const em_tensor *t, char *buf, size_t size)
 {
     if (!buf)
         size = 0;
-    text out = {buf, size, 0};
+    em__text out = {buf, size, 0};
     if (size)
         buf[0] = '\0';
     if (!t) {
-        put(&out, "NULL");
+        em__text_put(&out, "NULL");
         return (int)out.used;
     }
     if (t->flags & EM__TENSOR_SYMBOLIC) {
         /* No value while tracing: say which node will compute it. */
         char type[200];
-        put(&out, "tensor(<symbolic %%%d>, %s)", (int)t->node,
-            em__type_format(&t->type, type, sizeof type));
+        em__text_put(&out, "tensor(<symbolic %%%d>, %s)", (int)t->node,
+                     em__type_format(&t->type, type, sizeof type));
         return (int)out.used;
     }
     int64_t strides[EM_MAX_DIMS];
     em__strides(&t->type, strides);
-    put(&out, "tensor(");
+    em__text_put(&out, "tensor(");
     put_dim(&out, t, 0, 0, strides, t->size > PRINT_THRESHOLD);
     char type[200];
-    put(&out, ", %s)", em__type_format(&t->type, type, sizeof type));
+    em__text_put(&out, ", %s)", em__type_format(&t->type, type, sizeof type));
     return (int)out.used;
 }
 

@@ -184,125 +184,107 @@ bool em__graph_verify(const em__graph *g, char *msg, size_t size)
 
 /* ---- text ----------------------------------------------------------------*/
 
-typedef struct text {
-    char *buf;
-    size_t size, used;
-} text;
-
-static void put(text *t, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void put(text *t, const char *fmt, ...)
+static void put_ints(em__text *t, const char *key, int n, const int *v)
 {
-    va_list args;
-    va_start(args, fmt);
-    size_t room = t->used < t->size ? t->size - t->used : 0;
-    int n = vsnprintf(room ? t->buf + t->used : NULL, room, fmt, args);
-    va_end(args);
-    if (n > 0)
-        t->used += (size_t)n;
-}
-
-static void put_ints(text *t, const char *key, int n, const int *v)
-{
-    put(t, " %s=[", key);
+    em__text_put(t, " %s=[", key);
     for (int i = 0; i < n; i++)
-        put(t, "%s%d", i ? "," : "", v[i]);
-    put(t, "]");
+        em__text_put(t, "%s%d", i ? "," : "", v[i]);
+    em__text_put(t, "]");
 }
 
 /* The attributes that differ from their zero defaults; the output type
  * already shows cast's and one_hot's dtype. */
-static void put_attrs(text *t, const em__attrs *a)
+static void put_attrs(em__text *t, const em__attrs *a)
 {
     char shape[200];
     if (a->naxes > 0)
         put_ints(t, "axes", a->naxes, a->axes);
     if (a->axis != 0)
-        put(t, " axis=%d", a->axis);
+        em__text_put(t, " axis=%d", a->axis);
     if (a->keepdims)
-        put(t, " keepdims");
+        em__text_put(t, " keepdims");
     if (a->transpose_a)
-        put(t, " transpose_a");
+        em__text_put(t, " transpose_a");
     if (a->transpose_b)
-        put(t, " transpose_b");
+        em__text_put(t, " transpose_b");
     if (a->alpha != 0)
-        put(t, " alpha=%g", a->alpha);
+        em__text_put(t, " alpha=%g", a->alpha);
     if (a->depth != 0)
-        put(t, " depth=%lld", (long long)a->depth);
+        em__text_put(t, " depth=%lld", (long long)a->depth);
     if (a->ndim > 0)
-        put(t, " shape=%s",
-            em_shape_format(a->ndim, a->shape, shape, sizeof shape));
+        em__text_put(t, " shape=%s",
+                     em_shape_format(a->ndim, a->shape, shape, sizeof shape));
 }
 
-static void put_node(text *t, const em__graph *g, int i)
+static void put_node(em__text *t, const em__graph *g, int i)
 {
     const em__node *node = &g->nodes[i];
     char type[200];
     em__type_format(&node->type, type, sizeof type);
-    put(t, "  %%%d = ", i);
+    em__text_put(t, "  %%%d = ", i);
     switch (node->kind) {
     case EM__NODE_INPUT:
-        put(t, "input %d", node->index);
+        em__text_put(t, "input %d", node->index);
         break;
     case EM__NODE_CONST:
         if (node->value && node->value->size == 1)
-            put(t, "const %g",
-                em__load_f64(node->value->data, node->type.dtype, 0));
+            em__text_put(t, "const %g",
+                         em__load_f64(node->value->data, node->type.dtype, 0));
         else
-            put(t, "const");
+            em__text_put(t, "const");
         break;
     case EM__NODE_VARIABLE:
-        put(t, "variable \"%s\"", node->value ? node->value->name : "?");
+        em__text_put(t, "variable \"%s\"",
+                     node->value ? node->value->name : "?");
         break;
     case EM__NODE_OP:
-        put(t, "%s(", em__op_table[node->op].name);
+        em__text_put(t, "%s(", em__op_table[node->op].name);
         for (int j = 0; j < node->n_in; j++)
-            put(t, "%s%%%d", j ? ", " : "", node->inputs[j]);
-        put(t, ")");
+            em__text_put(t, "%s%%%d", j ? ", " : "", node->inputs[j]);
+        em__text_put(t, ")");
         put_attrs(t, &node->attrs);
         break;
     }
-    put(t, " : %s", type);
+    em__text_put(t, " : %s", type);
     if (node->name)
-        put(t, "  # %s", node->name);
-    put(t, "\n");
+        em__text_put(t, "  # %s", node->name);
+    em__text_put(t, "\n");
 }
 
 int em__graph_format(const em__graph *g, char *buf, size_t size)
 {
-    text t = {buf, size, 0};
+    em__text t = {buf, size, 0};
     if (size)
         buf[0] = '\0';
-    put(&t, "graph %s(", g->name);
+    em__text_put(&t, "graph %s(", g->name);
     int shown = 0;
     for (int i = 0; i < g->len; i++) {
         if (g->nodes[i].dead || g->nodes[i].kind != EM__NODE_INPUT)
             continue;
         char type[200];
-        put(&t, "%s%%%d: %s", shown++ ? ", " : "", i,
-            em__type_format(&g->nodes[i].type, type, sizeof type));
+        em__text_put(&t, "%s%%%d: %s", shown++ ? ", " : "", i,
+                     em__type_format(&g->nodes[i].type, type, sizeof type));
     }
-    put(&t, ") {\n");
+    em__text_put(&t, ") {\n");
     for (int i = 0; i < g->len; i++)
         if (!g->nodes[i].dead && g->nodes[i].kind != EM__NODE_INPUT)
             put_node(&t, g, i);
-    put(&t, "  return (");
+    em__text_put(&t, "  return (");
     for (int i = 0; i < g->n_outputs; i++)
-        put(&t, "%s%%%d", i ? ", " : "", g->outputs[i]);
-    put(&t, ")\n}\n");
+        em__text_put(&t, "%s%%%d", i ? ", " : "", g->outputs[i]);
+    em__text_put(&t, ")\n}\n");
     return (int)t.used;
 }
 
 int em__graph_format_dot(const em__graph *g, char *buf, size_t size)
 {
-    text t = {buf, size, 0};
+    em__text t = {buf, size, 0};
     if (size)
         buf[0] = '\0';
-    put(&t,
-        "digraph \"%s\" {\n  rankdir=TB;\n  node [shape=box, "
-        "fontname=monospace];\n",
-        g->name);
+    em__text_put(&t,
+                 "digraph \"%s\" {\n  rankdir=TB;\n  node [shape=box, "
+                 "fontname=monospace];\n",
+                 g->name);
     for (int i = 0; i < g->len; i++) {
         const em__node *node = &g->nodes[i];
         if (node->dead)
@@ -315,19 +297,20 @@ int em__graph_format_dot(const em__graph *g, char *buf, size_t size)
                                 ? "variable"
                                 : em__op_table[node->op].name;
         const char *style = node->kind == EM__NODE_OP ? "" : ", style=rounded";
-        put(&t, "  n%d [label=\"%%%d %s%s%s\\n%s\"%s];\n", i, i, label,
-            node->kind == EM__NODE_VARIABLE ? " " : "",
-            node->kind == EM__NODE_VARIABLE && node->value ? node->value->name
-                                                           : "",
-            type, style);
+        em__text_put(&t, "  n%d [label=\"%%%d %s%s%s\\n%s\"%s];\n", i, i, label,
+                     node->kind == EM__NODE_VARIABLE ? " " : "",
+                     node->kind == EM__NODE_VARIABLE && node->value
+                         ? node->value->name
+                         : "",
+                     type, style);
         for (int j = 0; j < node->n_in; j++)
-            put(&t, "  n%d -> n%d;\n", node->inputs[j], i);
+            em__text_put(&t, "  n%d -> n%d;\n", node->inputs[j], i);
     }
     for (int i = 0; i < g->n_outputs; i++)
-        put(&t,
-            "  out%d [label=\"out:%d\", shape=plaintext];\n  n%d -> "
-            "out%d;\n",
-            i, i, g->outputs[i], i);
-    put(&t, "}\n");
+        em__text_put(&t,
+                     "  out%d [label=\"out:%d\", shape=plaintext];\n  n%d -> "
+                     "out%d;\n",
+                     i, i, g->outputs[i], i);
+    em__text_put(&t, "}\n");
     return (int)t.used;
 }
