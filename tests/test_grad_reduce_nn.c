@@ -8,26 +8,13 @@
 #define TOL 1e-6
 #define EPS 1e-6
 
-static double *random_values(uint64_t seed, int64_t n, double low, double high)
-{
-    double *v = malloc(sizeof(double) * (size_t)(n ? n : 1));
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 11;
-    for (int64_t i = 0; i < n; i++) {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        v[i] = low + (high - low) * (double)(s >> 11) / 9007199254740992.0;
-    }
-    return v;
-}
-
 static em_tensor *random_tensor(uint64_t seed, int ndim, const int64_t *shape,
                                 double low, double high)
 {
     int64_t n = 1;
     for (int i = 0; i < ndim; i++)
         n *= shape[i];
-    double *v = random_values(seed, n, low, high);
+    double *v = test_random_values(seed, n, low, high);
     em_tensor *t = test_f64(ndim, shape, v);
     free(v);
     return t;

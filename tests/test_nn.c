@@ -5,19 +5,6 @@
 
 #include "testing.h"
 
-static double *random_values(uint64_t seed, int64_t n, double low, double high)
-{
-    double *v = malloc(sizeof(double) * (size_t)(n ? n : 1));
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 5;
-    for (int64_t i = 0; i < n; i++) {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        v[i] = low + (high - low) * (double)(s >> 11) / 9007199254740992.0;
-    }
-    return v;
-}
-
 static em_tensor *as_dtype(em_tensor *t64, em_dtype dtype)
 {
     if (dtype == EM_FLOAT64)
@@ -52,7 +39,7 @@ static void reference_softmax(const double *x, int64_t outer, int64_t r,
 START_TEST(softmax_along_each_axis_matches_the_formula)
 {
     int64_t shape[] = {3, 4, 5};
-    double *v = random_values(1, 60, -4, 4);
+    double *v = test_random_values(1, 60, -4, 4);
     double want[60];
     em_dtype dtypes[] = {EM_FLOAT32, EM_FLOAT64};
     for (int d = 0; d < 2; d++) {
@@ -224,7 +211,7 @@ static double reference_cross_entropy(const double *logits, int64_t batch,
 START_TEST(softmax_cross_entropy_matches_the_formula)
 {
     int64_t batch = 128, classes = 10;
-    double *v = random_values(7, batch * classes, -5, 5);
+    double *v = test_random_values(7, batch * classes, -5, 5);
     int64_t labels[128];
     for (int i = 0; i < 128; i++)
         labels[i] = (i * 7 + 3) % classes;

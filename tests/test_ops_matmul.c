@@ -5,19 +5,6 @@
 
 #include "testing.h"
 
-static double *random_values(uint64_t seed, int64_t n)
-{
-    double *v = malloc(sizeof(double) * (size_t)(n ? n : 1));
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 3;
-    for (int64_t i = 0; i < n; i++) {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        v[i] = -1 + 2 * (double)(s >> 11) / 9007199254740992.0;
-    }
-    return v;
-}
-
 static int64_t count(int ndim, const int64_t *shape)
 {
     int64_t n = 1;
@@ -32,7 +19,7 @@ static em_tensor *operand(uint64_t seed, em_dtype dtype, int ndim,
                           const int64_t *shape, double **values)
 {
     int64_t n = count(ndim, shape);
-    double *v = random_values(seed, n);
+    double *v = test_random_values(seed, n, -1, 1);
     if (dtype == EM_FLOAT32)
         for (int64_t i = 0; i < n; i++)
             v[i] = (float)v[i];

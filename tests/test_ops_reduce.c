@@ -7,19 +7,6 @@
 
 /* ---- helpers --------------------------------------------------------------*/
 
-static double *random_values(uint64_t seed, int64_t n, double low, double high)
-{
-    double *v = malloc(sizeof(double) * (size_t)(n ? n : 1));
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 7;
-    for (int64_t i = 0; i < n; i++) {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        v[i] = low + (high - low) * (double)(s >> 11) / 9007199254740992.0;
-    }
-    return v;
-}
-
 /* A tensor of `dtype` holding the (converted) values. */
 static em_tensor *make(em_dtype dtype, int ndim, const int64_t *shape,
                        const double *values)
@@ -101,7 +88,7 @@ static void check_all_axis_sets(reduce_fn fn, naive_kind kind, em_dtype dtype,
                                 int ndim, const int64_t *shape, double tol)
 {
     int64_t n = count(ndim, shape);
-    double *values = random_values(ndim * 31 + dtype, n, -5, 5);
+    double *values = test_random_values(ndim * 31 + dtype, n, -5, 5);
     if (!em_dtype_is_float(dtype))
         for (int64_t i = 0; i < n; i++)
             values[i] = floor((values[i] + 5) * 10);
@@ -151,7 +138,7 @@ START_TEST(sum_of_first_axis_of_a_matrix_matches_naive_loop)
 {
     /* The bias gradient of a dense layer: [128, 256] summed over axis 0. */
     int64_t shape[] = {128, 256};
-    double *values = random_values(3, 128 * 256, -1, 1);
+    double *values = test_random_values(3, 128 * 256, -1, 1);
     em_tensor *x = make(EM_FLOAT32, 2, shape, values);
     double expected[256] = {0};
     for (int i = 0; i < 128; i++)
@@ -414,7 +401,7 @@ END_TEST
 START_TEST(argmax_and_argmin_match_naive_loop_on_each_axis)
 {
     int64_t shape[] = {3, 4, 5};
-    double *values = random_values(11, 60, -3, 3);
+    double *values = test_random_values(11, 60, -3, 3);
     em_tensor *x = make(EM_FLOAT32, 3, shape, values);
     for (int axis = -3; axis < 3; axis++) {
         int a = axis < 0 ? axis + 3 : axis;
@@ -564,7 +551,7 @@ END_TEST
 START_TEST(mean_and_variance_match_naive_loops)
 {
     int64_t shape[] = {3, 4, 5};
-    double *values = random_values(5, 60, -2, 4);
+    double *values = test_random_values(5, 60, -2, 4);
     em_tensor *x = make(EM_FLOAT64, 3, shape, values);
     /* axes {0, 2}: 15 elements fold into each of 4 outputs */
     double mean[4] = {0}, var[4] = {0};
@@ -614,7 +601,7 @@ END_TEST
 START_TEST(logsumexp_matches_the_formula)
 {
     int64_t shape[] = {3, 4};
-    double *values = random_values(9, 12, -3, 3);
+    double *values = test_random_values(9, 12, -3, 3);
     em_tensor *x = make(EM_FLOAT64, 2, shape, values);
     double want[3];
     for (int i = 0; i < 3; i++) {

@@ -18,23 +18,29 @@ em_tensor *test_i64(int ndim, const int64_t *shape, const int64_t *values)
     return em_tensor_from_data(values, EM_INT64, ndim, shape);
 }
 
-em_tensor *test_random(uint64_t seed, em_dtype dtype, int ndim,
-                       const int64_t *shape, double low, double high)
+double *test_random_values(uint64_t seed, int64_t n, double low, double high)
 {
-    /* A local generator, independent of the library's, so that tests do not
-     * depend on the code they check. */
-    int64_t size = 1;
-    for (int i = 0; i < ndim; i++)
-        size *= shape[i];
-    double *values = malloc(sizeof(double) * (size_t)(size ? size : 1));
+    /* A local xorshift generator, independent of the library's, so that
+     * tests do not depend on the code they check. */
+    double *values = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
     uint64_t state = seed * 0x9E3779B97F4A7C15ull + 1;
-    for (int64_t i = 0; i < size; i++) {
+    for (int64_t i = 0; i < n; i++) {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
         values[i] =
             low + (high - low) * (double)(state >> 11) / 9007199254740992.0;
     }
+    return values;
+}
+
+em_tensor *test_random(uint64_t seed, em_dtype dtype, int ndim,
+                       const int64_t *shape, double low, double high)
+{
+    int64_t size = 1;
+    for (int i = 0; i < ndim; i++)
+        size *= shape[i];
+    double *values = test_random_values(seed, size, low, high);
     em_tensor *t64 = em_tensor_from_data(values, EM_FLOAT64, ndim, shape);
     free(values);
     if (dtype == EM_FLOAT64)

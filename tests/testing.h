@@ -18,7 +18,10 @@ em_tensor *test_f32(int ndim, const int64_t *shape, const float *values);
 em_tensor *test_f64(int ndim, const int64_t *shape, const double *values);
 em_tensor *test_i64(int ndim, const int64_t *shape, const int64_t *values);
 
-/* Uniform random float64 tensor in [low, high) from a fixed seed. */
+/* n uniform values in [low, high) from a fixed seed (malloc'd; free them). */
+double *test_random_values(uint64_t seed, int64_t n, double low, double high);
+
+/* Uniform random tensor in [low, high) from a fixed seed. */
 em_tensor *test_random(uint64_t seed, em_dtype dtype, int ndim,
                        const int64_t *shape, double low, double high);
 
