@@ -41,12 +41,20 @@ em_tensor *em__dispatch(em__op op, em_tensor *const *in, int n,
 {
     const em__op_def *def = &em__op_table[op];
 
+    em__thread *thread = em__thread_state();
     for (int i = 0; i < n; i++) {
-        if (in[i])
-            continue;
-        if (!em_error_pending())
-            em__error("%s: input %d is NULL", def->name, i);
-        return NULL;
+        if (!in[i]) {
+            if (!em_error_pending())
+                em__error("%s: input %d is NULL", def->name, i);
+            return NULL;
+        }
+        if ((in[i]->flags & EM__TENSOR_SYMBOLIC) && !thread->tracing) {
+            em__error("%s: input %d is a symbolic tensor kept from a trace "
+                      "that has ended; use what the traced function "
+                      "returns instead",
+                      def->name, i);
+            return NULL;
+        }
     }
     if ((def->arity >= 0 && n != def->arity) || (def->arity < 0 && n < 1)) {
         em__error("%s: takes %d inputs, %d given", def->name, def->arity, n);
@@ -87,7 +95,6 @@ em_tensor *em__dispatch(em__op op, em_tensor *const *in, int n,
         return NULL;
     }
 
-    em__thread *thread = em__thread_state();
     if (thread->tracing && em__hooks_installed.trace &&
         must_trace(def, in, n)) {
         em_tensor *traced =

@@ -134,6 +134,9 @@ void em__scope_adopt(em_tensor *t);
 /* Removes t from its scope without releasing it (the caller takes over the
  * scope's reference). */
 void em__scope_forget(em_tensor *t);
+/* Sets the depth at or below which em_scope_end refuses to close scopes
+ * (0: none); returns the previous floor. */
+int em__scope_set_floor(int depth);
 /* True when the innermost open scope owns t. */
 bool em__scope_owns(const em_tensor *t);
 

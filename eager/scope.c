@@ -24,6 +24,16 @@ typedef struct scope_state {
 } scope_state;
 
 static _Thread_local scope_state state;
+/* Scopes at or below this depth belong to a caller that em_scope_end must
+ * not close (a traced body running inside its tracer's scope). */
+static _Thread_local int floor_depth;
+
+int em__scope_set_floor(int depth)
+{
+    int old = floor_depth;
+    floor_depth = depth;
+    return old;
+}
 
 static bool grow(void **items, int64_t *cap, int64_t need, size_t item)
 {
@@ -108,6 +118,13 @@ void em_scope_end(void)
 {
     if (state.depth == 0) {
         em__error("scope_end: no scope is open");
+        return;
+    }
+    if (state.depth <= floor_depth) {
+        em__error("scope_end: no scope begun inside the traced function '%s' "
+                  "is open",
+                  em__thread_state()->tracing ? em__thread_state()->tracing
+                                              : "?");
         return;
     }
     scope_frame *f = &state.frames[state.depth - 1];

@@ -203,35 +203,65 @@ void em_tape_watch(em_tape *tape, em_tensor *t)
         em__error("tape_watch: out of memory");
 }
 
+/* Stacks of recording tapes hidden by em__tape_suspend (one per trace in
+ * progress on this thread, innermost last). */
+#define MAX_SUSPENDED 64
+static _Thread_local em_tape *suspended[MAX_SUSPENDED];
+static _Thread_local int n_suspended;
+
+/* Takes tape out of the stack whose top is *top; true when it was there. */
+static bool unlink_from(em_tape **top, em_tape *tape)
+{
+    for (em_tape **p = top; *p; p = &(*p)->below) {
+        if (*p == tape) {
+            *p = tape->below;
+            tape->below = NULL;
+            return true;
+        }
+    }
+    return false;
+}
+
 void em_tape_stop(em_tape *tape)
 {
     if (!tape || !tape->recording)
         return;
-    for (em_tape **p = &recording_top; *p; p = &(*p)->below) {
-        if (*p == tape) {
-            *p = tape->below;
-            break;
-        }
-    }
-    tape->below = NULL;
     tape->recording = false;
-    em__thread_state()->recording_tapes--;
+    if (unlink_from(&recording_top, tape)) {
+        em__thread_state()->recording_tapes--;
+        return;
+    }
+    /* A tape hidden by a trace in progress (stopped from inside the traced
+     * body): it leaves the hidden stack, which holds no count. */
+    for (int i = n_suspended - 1; i >= 0; i--)
+        if (unlink_from(&suspended[i], tape))
+            return;
 }
 
 void *em__tape_suspend(void)
 {
-    em_tape *top = recording_top;
+    if (n_suspended == MAX_SUSPENDED) {
+        em__log(EM_LOG_WARN,
+                "tape: more than %d nested traces; outer tapes "
+                "stay visible",
+                MAX_SUSPENDED);
+        return NULL;
+    }
     int count = 0;
-    for (em_tape *t = top; t; t = t->below)
+    for (em_tape *t = recording_top; t; t = t->below)
         count++;
+    suspended[n_suspended++] = recording_top;
     recording_top = NULL;
     em__thread_state()->recording_tapes -= count;
-    return top;
+    return &suspended[n_suspended - 1];
 }
 
-void em__tape_resume(void *suspended)
+void em__tape_resume(void *token)
 {
-    em_tape *top = suspended;
+    if (!token || n_suspended == 0)
+        return;
+    em_tape *top = suspended[--n_suspended];
+    suspended[n_suspended] = NULL;
     int count = 0;
     for (em_tape *t = top; t; t = t->below)
         count++;

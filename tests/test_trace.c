@@ -430,6 +430,178 @@ START_TEST(a_traced_call_on_an_eager_tape_is_one_node_with_a_traced_gradient)
 }
 END_TEST
 
+/* ---- misuse inside and around traced bodies ------------------------------*/
+
+static int ends_a_scope_it_did_not_begin(int n, em_tensor *const *in, int max,
+                                         em_tensor **out, void *user)
+{
+    em_scope_end();
+    out[0] = em_neg(in[0]);
+    return 1;
+}
+
+static int leaves_a_scope_open(int n, em_tensor *const *in, int max,
+                               em_tensor **out, void *user)
+{
+    em_scope_begin();
+    out[0] = em_neg(in[0]);
+    return 1;
+}
+
+START_TEST(bodies_cannot_close_or_leave_open_their_callers_scopes)
+{
+    em_scope_begin();
+    em_tensor *x = em_ones(EM_FLOAT32, 1, (int64_t[]){3});
+    em_trace_options options = {.name = "scoped"};
+    em_function *f = em_trace_fn(ends_a_scope_it_did_not_begin, NULL, &options);
+    em_tensor *y;
+    ck_assert_int_eq(em_function_call(f, 1, &x, 1, &y), -1);
+    assert_error("scope_end", "'scoped'");
+    ck_assert_int_eq(em_scope_depth(), 1);
+    assert_values(x, ((double[]){1, 1, 1}), 3, 0, 0); /* still alive */
+    em_function_free(f);
+    f = em_trace_fn(leaves_a_scope_open, NULL, &options);
+    ck_assert_int_eq(em_function_call(f, 1, &x, 1, &y), -1);
+    assert_error("scoped", "left 1 scope(s) open");
+    ck_assert_int_eq(em_scope_depth(), 1);
+    em_function_free(f);
+    em_scope_end();
+}
+END_TEST
+
+static int stops_a_tape(int n, em_tensor *const *in, int max, em_tensor **out,
+                        void *user)
+{
+    em_tape_stop(user);
+    out[0] = em_neg(in[0]);
+    return 1;
+}
+
+START_TEST(a_tape_stopped_inside_a_body_leaves_the_others_recording)
+{
+    em_scope_begin();
+    em_tensor *x = test_f64(1, (int64_t[]){2}, (double[]){1, 3});
+    em_tape *outer = em_tape_begin(false);
+    em_tape_watch(outer, x);
+    em_tape *inner = em_tape_begin(false);
+    em_function *f = em_trace_fn(stops_a_tape, inner, NULL);
+    em_tensor *y, *g;
+    ck_assert_int_eq(em_function_call(f, 1, &x, 1, &y), 1);
+    ck_assert(em_tape_is_recording());
+    em_tape_free(inner);
+    em_tensor *z = em_sum(em_mul(x, x), 0, NULL, false);
+    ck_assert_int_eq(em_tape_gradient(outer, z, 1, &x, &g), 0);
+    assert_values(g, ((double[]){2, 6}), 2, 0, 0);
+    em_tape_free(outer);
+    ck_assert(!em_tape_is_recording());
+    em_function_free(f);
+    em_scope_end();
+}
+END_TEST
+
+/* A view of a variable taken before an assignment, returned: eager code
+ * sees the assigned values through the view. */
+static int view_then_assign(int n, em_tensor *const *in, int max,
+                            em_tensor **out, void *user)
+{
+    em_tensor *v = user;
+    out[0] = em_reshape(v, 2, (int64_t[]){1, 3});
+    if (em_variable_assign_add(v, in[0]) != 0)
+        return -1;
+    return 1;
+}
+
+START_TEST(a_view_of_a_variable_sees_later_assignments_as_in_eager)
+{
+    em_scope_begin();
+    em_tensor *x = test_f32(1, (int64_t[]){3}, (float[]){1, 2, 3});
+    em_tensor *ve =
+        em_variable_new("v", em_zeros(EM_FLOAT32, 1, (int64_t[]){3}), false);
+    em_tensor *vt =
+        em_variable_new("v", em_zeros(EM_FLOAT32, 1, (int64_t[]){3}), false);
+    em_function *f = em_trace_fn(view_then_assign, vt, NULL);
+    for (int call = 0; call < 3; call++) {
+        em_tensor *want, *got;
+        ck_assert_int_eq(view_then_assign(1, &x, 1, &want, ve), 1);
+        ck_assert_int_eq(em_function_call(f, 1, &x, 1, &got), 1);
+        assert_same(got, want, 0);
+    }
+    em_function_free(f);
+    em_tensor_free(ve);
+    em_tensor_free(vt);
+    em_scope_end();
+}
+END_TEST
+
+static em_tensor *kept_symbol;
+
+static int keeps_a_symbol(int n, em_tensor *const *in, int max, em_tensor **out,
+                          void *user)
+{
+    kept_symbol = em_tensor_retain(in[0]);
+    em_tensor *bad = em_arange(0, 1, 0, EM_FLOAT32); /* an error ... */
+    (void)bad;
+    em_error_clear(); /* ... the body handles itself */
+    out[0] = em_neg(in[0]);
+    return 1;
+}
+
+START_TEST(a_kept_symbol_is_refused_and_a_handled_error_is_not_a_failure)
+{
+    em_scope_begin();
+    em_tensor *x = em_ones(EM_FLOAT32, 1, (int64_t[]){3});
+    em_function *f = em_trace_fn(keeps_a_symbol, NULL, NULL);
+    em_tensor *y;
+    ck_assert_int_eq(em_function_call(f, 1, &x, 1, &y), 1);
+    ck_assert_ptr_null(em_add(x, kept_symbol));
+    assert_error("add", "symbolic", "trace that has ended");
+    em_tensor_free(kept_symbol);
+    em_function_free(f);
+    em_scope_end();
+}
+END_TEST
+
+static int square_sum(int n, em_tensor *const *in, int max, em_tensor **out,
+                      void *user)
+{
+    out[0] = em_sum(em_square(in[0]), 0, NULL, false);
+    return 1;
+}
+
+START_TEST(a_taped_call_without_variables_works)
+{
+    em_scope_begin();
+    em_tensor *x = test_f32(1, (int64_t[]){3}, (float[]){1, 2, 3});
+    em_function *f = em_trace_fn(square_sum, NULL, NULL);
+    em_tape *tape = em_tape_begin(false);
+    em_tape_watch(tape, x);
+    em_tensor *y, *g;
+    ck_assert_int_eq(em_function_call(f, 1, &x, 1, &y), 1);
+    ck_assert_int_eq(em_tape_gradient(tape, y, 1, &x, &g), 0);
+    em_tape_free(tape);
+    assert_values(g, ((double[]){2, 4, 6}), 3, 0, 0);
+    em_function_free(f);
+    em_scope_end();
+}
+END_TEST
+
+START_TEST(feeding_a_value_twice_is_an_error)
+{
+    em_scope_begin();
+    em_function *f = em_trace_fn(two_paths, NULL, NULL);
+    em_tensor *x = em_ones(EM_FLOAT32, 1, (int64_t[]){2});
+    em_concrete *c = em_function_concrete(f, 1, &x);
+    em_tensor *h = em_ones(EM_FLOAT32, 1, (int64_t[]){2}), *got;
+    const char *feed[] = {"h", "h"}, *fetch[] = {"out:0"};
+    ck_assert_int_eq(em_concrete_run(c, 1, &x, 2, feed, (em_tensor *[]){h, h},
+                                     1, fetch, &got),
+                     -1);
+    assert_error("'h' is fed twice");
+    em_function_free(f);
+    em_scope_end();
+}
+END_TEST
+
 START_TEST(tracing_and_freeing_in_a_loop_holds_memory_flat)
 {
     em_scope_begin();
@@ -503,6 +675,14 @@ int main(void)
     tcase_add_test(tc, partial_runs_compute_only_what_is_asked);
     tcase_add_test(tc, the_text_form_lists_nodes_with_types);
     tcase_add_test(tc, tracing_and_freeing_in_a_loop_holds_memory_flat);
+    tcase_add_test(tc, bodies_cannot_close_or_leave_open_their_callers_scopes);
+    tcase_add_test(tc,
+                   a_tape_stopped_inside_a_body_leaves_the_others_recording);
+    tcase_add_test(tc, a_view_of_a_variable_sees_later_assignments_as_in_eager);
+    tcase_add_test(
+        tc, a_kept_symbol_is_refused_and_a_handled_error_is_not_a_failure);
+    tcase_add_test(tc, feeding_a_value_twice_is_an_error);
+    tcase_add_test(tc, a_taped_call_without_variables_works);
     tcase_add_test(
         tc, a_traced_call_on_an_eager_tape_is_one_node_with_a_traced_gradient);
     int status = test_run(s);

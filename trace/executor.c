@@ -299,8 +299,9 @@ int em__plan_run(em__plan *plan, em_tensor *const *inputs, int n_feed,
     }
 
     /* Op results are copied out as soon as they are computed (a later node
-     * may reuse their buffer); inputs, constants and variables at the end,
-     * after every assignment of the run. */
+     * may reuse their buffer); inputs, constants, variables and views of
+     * them at the end, after every assignment of the run, as eager code
+     * would see them (a view's buffer lives to the end of the run). */
     bool ok = true;
     plan->last_run_nodes = 0;
     for (int i = 0; i < g->len && ok; i++) {
@@ -309,7 +310,7 @@ int em__plan_run(em__plan *plan, em_tensor *const *inputs, int n_feed,
         ok = run_node(plan, i);
         plan->last_run_nodes += g->nodes[i].kind == EM__NODE_OP;
         for (int k = 0; k < n_fetch && ok; k++)
-            if (fetch_nodes[k] == i && g->nodes[i].kind == EM__NODE_OP)
+            if (fetch_nodes[k] == i && !is_alias(&g->nodes[i]))
                 ok = copy_out(&plan->headers[i], &fetched[k]);
     }
     for (int k = 0; k < n_fetch && ok; k++)

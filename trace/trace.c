@@ -19,6 +19,7 @@
 
 #define DEFAULT_RETRACE_WARNING 5
 #define DEFAULT_MAX_OUTPUTS 16
+#define MAX_OUTPUTS 4096
 #define MAX_STATIC_KEY 256
 
 struct em_concrete {
@@ -288,7 +289,18 @@ static void dump_graph(const em__graph *g, const char *stage)
         return;
     mkdir(dir, 0777);
     char path[512];
-    snprintf(path, sizeof path, "%s/%s.%s.graph.txt", dir, g->name, stage);
+    /* The name may hold anything; the file stays inside the folder. */
+    char name[200];
+    snprintf(name, sizeof name, "%s", g->name);
+    for (char *c = name; *c; c++)
+        if (*c == '/' || *c == '\\')
+            *c = '_';
+    int len =
+        snprintf(path, sizeof path, "%s/%s.%s.graph.txt", dir, name, stage);
+    if (len < 0 || len >= (int)sizeof path) {
+        em__log(EM_LOG_WARN, "EMBER_DUMP: path for '%s' too long", g->name);
+        return;
+    }
     FILE *out = fopen(path, "w");
     if (!out) {
         em__log(EM_LOG_WARN, "EMBER_DUMP: cannot write %s", path);
@@ -354,6 +366,8 @@ static em__graph *trace_graph(em_function *f, int n, em_tensor *const *inputs)
 
     uint64_t errors_before = thread->errors;
     em_scope_begin();
+    int depth = em_scope_depth();
+    int outer_floor = em__scope_set_floor(depth);
     bool ok = true;
     for (int i = 0; i < n && ok; i++) {
         int id = em__graph_add(tr.graph, EM__NODE_INPUT, 0, NULL, 0, NULL,
@@ -366,16 +380,30 @@ static em__graph *trace_graph(em_function *f, int n, em_tensor *const *inputs)
         ok = symbols[i] != NULL;
     }
     int n_out = ok ? f->body(n, symbols, f->max_outputs, outputs, f->user) : -1;
-    if (ok && (n_out < 0 || n_out > f->max_outputs)) {
-        if (!em_error_pending() || n_out > f->max_outputs)
-            em__error("%s: the function returned %d outputs (at most %d)",
-                      f->name, n_out, f->max_outputs);
+    if (em_scope_depth() > depth) {
+        em__error("%s: the function left %d scope(s) open", f->name,
+                  em_scope_depth() - depth);
+        while (em_scope_depth() > depth)
+            em_scope_end();
         ok = false;
     }
+    em__scope_set_floor(outer_floor);
+    if (ok && n_out > f->max_outputs) {
+        em__error("%s: the function returned %d outputs (at most %d)", f->name,
+                  n_out, f->max_outputs);
+        ok = false;
+    } else if (ok && n_out < 0) {
+        if (!em_error_pending())
+            em__error("%s: the function returned %d without recording an "
+                      "error",
+                      f->name, n_out);
+        ok = false;
+    }
+    /* An error the body left pending (a value read, say) fails the trace:
+     * the graph would not compute what the function meant. One the body
+     * cleared itself was handled. */
+    ok = ok && !(thread->errors != errors_before && em_error_pending());
     ok = ok && set_outputs(&tr, n_out, outputs);
-    /* An error the body ignored (a value read, say) still fails the trace:
-     * the graph would not compute what the function meant. */
-    ok = ok && thread->errors == errors_before;
     em_scope_end();
 
     thread->tracing = outer_name;
@@ -508,7 +536,7 @@ em_function *em_trace_fn(em_traced_body body, void *user,
     if (o->n_signature < 0 || (o->n_signature > 0 && !o->signature) ||
         o->static_key_size > MAX_STATIC_KEY ||
         (o->static_key_size > 0 && !o->static_key) || o->retrace_warning < 0 ||
-        o->max_outputs < 0) {
+        o->max_outputs < 0 || o->max_outputs > MAX_OUTPUTS) {
         em__error("trace_fn: invalid options (signature count %d, static key "
                   "of %zu bytes, at most %d)",
                   o->n_signature, o->static_key_size, MAX_STATIC_KEY);
@@ -679,8 +707,9 @@ static em_tensor *taped_call(em_concrete *c, em_tensor *const *inputs)
         return NULL;
     }
     memcpy(all, inputs, sizeof *all * (size_t)c->n_inputs);
-    memcpy(all + c->n_inputs, c->variables,
-           sizeof *all * (size_t)c->n_variables);
+    if (c->n_variables > 0)
+        memcpy(all + c->n_inputs, c->variables,
+               sizeof *all * (size_t)c->n_variables);
     em_tensor *out =
         em_custom_gradient(taped_forward, taped_backward, c, n, all);
     free(all);
@@ -819,8 +848,14 @@ int em_concrete_run(em_concrete *c, int n_inputs, em_tensor *const *inputs,
         return -1;
     }
     bool ok = true;
-    for (int i = 0; i < n_feed && ok; i++)
+    for (int i = 0; i < n_feed && ok; i++) {
         ok = (ids[i] = resolve(c->graph, feed_names[i])) >= 0;
+        for (int j = 0; j < i && ok; j++)
+            if (ids[j] == ids[i]) {
+                em__error("concrete_run: '%s' is fed twice", feed_names[i]);
+                ok = false;
+            }
+    }
     for (int i = 0; i < n_fetch && ok; i++)
         ok = (ids[n_feed + i] = resolve(c->graph, fetch_names[i])) >= 0;
     int rc = ok ? em__plan_run(c->plan, inputs, n_feed, ids, feeds, n_fetch,

@@ -15,7 +15,10 @@
  *  - reading a symbolic tensor's value (em_tensor_item, em_tensor_copy_to,
  *    em_tensor_data) is an error naming the function;
  *  - concrete tensors the function uses (tensors created inside it, or
- *    reached through `user`) are captured by reference as constants;
+ *    reached through `user`) are captured by reference as constants, but
+ *    ops on constants alone run once, while tracing: their results are
+ *    what the graph keeps (so writing into a captured tensor later is seen
+ *    only by nodes that read it directly; pass changing data as inputs);
  *  - variables are captured by reference: every call reads their current
  *    value, and assignments inside the function happen at every call, in
  *    program order. A variable created during the first trace is kept
@@ -25,6 +28,10 @@
  *    trace is an error naming the function and the variable;
  *  - a tape inside the function is traced too, so a whole training step
  *    (forward, loss, gradients, optimiser update) becomes one graph.
+ *
+ * Threads: a function may be traced and called on any thread, but not by
+ * two threads at once (its graphs' buffers are reused by every call);
+ * give each thread its own em_trace_fn.
  *
  * Ownership: em_trace_fn returns a function released with em_function_free,
  * which releases its graphs and its references to lifted variables. Outputs of
