@@ -34,10 +34,16 @@
  * wrapped with em_trace_fn (see "Tracing" below train_step_body): the same
  * C functions, run as graphs. Both modes print the same numbers.
  *
+ * With --save PATH, the weights, the optimiser's state and the epoch
+ * count are checkpointed to PATH after every epoch; --resume PATH reads
+ * them back and training goes on from the next epoch (see "Checkpoints"
+ * below train_epoch).
+ *
  * Run:  fashion_mnist_mlp [--epochs N] [--batch B] [--lr X]
  *                         [--optimizer sgd|momentum|adam]
  *                         [--schedule constant|cosine] [--seed S]
  *                         [--mode eager|traced] [--data DIR] [--json]
+ *                         [--save PATH] [--resume PATH]
  */
 #include <inttypes.h>
 #include <math.h>
@@ -263,6 +269,52 @@ static epoch_stats train_epoch(step_fns *s, em_batch_iter *batches,
                          .examples = seen};
 }
 
+/*
+ * Checkpoints. A checkpoint (ember/checkpoint.h) stores variables by name:
+ * here the six weights and biases, the optimiser's state (its step count
+ * and Adam's moment estimates or the momentum, as em_optimizer_state
+ * lists them) and an int64 variable counting the epochs done. Each save
+ * writes a new file and renames it over the old one, so a run killed
+ * mid-save leaves the previous epoch's checkpoint whole.
+ */
+enum { MAX_CHECKPOINT_VARS = 32 };
+
+/* Fills vars with what a checkpoint holds; returns how many. */
+static int checkpoint_vars(mlp *m, em_optimizer *opt, em_tensor *epochs_done,
+                           em_tensor **vars)
+{
+    int n = 0;
+    for (int i = 0; i < NUM_PARAMS; i++)
+        vars[n++] = m->params[i];
+    vars[n++] = epochs_done;
+    int state = em_optimizer_state(opt, MAX_CHECKPOINT_VARS - n, vars + n);
+    if (state > MAX_CHECKPOINT_VARS - n) {
+        fprintf(stderr, "error: raise MAX_CHECKPOINT_VARS to %d\n", n + state);
+        exit(1);
+    }
+    return n + state;
+}
+
+/* Restores a checkpoint and returns the epochs it had done. The optimiser
+ * makes its state at its first update, so an update with zero gradients
+ * (which changes no weight) first gives the restore somewhere to write. */
+static int resume(const char *path, mlp *m, em_optimizer *opt,
+                  em_tensor *epochs_done)
+{
+    em_scope_begin();
+    em_tensor *zeros[NUM_PARAMS];
+    for (int i = 0; i < NUM_PARAMS; i++)
+        zeros[i] = em_zeros_like(m->params[i]);
+    em_optimizer_apply(opt, NUM_PARAMS, zeros, m->params);
+    em_scope_end();
+
+    em_tensor *vars[MAX_CHECKPOINT_VARS];
+    int n = checkpoint_vars(m, opt, epochs_done, vars);
+    if (em_checkpoint_restore(path, n, vars) != 0)
+        return -1;
+    return (int)em_tensor_item(epochs_done);
+}
+
 static em_optimizer *make_optimizer(const char *name, double lr)
 {
     if (strcmp(name, "sgd") == 0)
@@ -285,6 +337,7 @@ int main(int argc, char **argv)
     const char *data_dir = EX_FASHION_MNIST_DIR;
     bool json = false;
     const char *mode = "eager";
+    const char *save_path = NULL, *resume_path = NULL;
 
     const ex_option options[] = {
         {"epochs", EX_OPTION_INT, &epochs, "passes over the training set"},
@@ -306,6 +359,11 @@ int main(int argc, char **argv)
          "folder holding the Fashion-MNIST IDX files"},
         {"json", EX_OPTION_FLAG, &json,
          "print one JSON object per epoch and a final one"},
+        {"save", EX_OPTION_STRING, &save_path,
+         "checkpoint the model and the optimiser to this file after every "
+         "epoch"},
+        {"resume", EX_OPTION_STRING, &resume_path,
+         "continue the training saved in this checkpoint"},
     };
     ex_options_parse(argc, argv,
                      "Trains a 784-256-128-10 ReLU network on Fashion-MNIST.",
@@ -348,6 +406,15 @@ int main(int argc, char **argv)
     mlp model;
     mlp_init(&model, seed);
     ex_check("creating the model");
+    em_scope_begin();
+    em_tensor *epochs_done =
+        em_variable_new("epochs_done", em_scalar(0, EM_INT64), false);
+    em_scope_end();
+    int first_epoch = 1;
+    if (resume_path) {
+        first_epoch = resume(resume_path, &model, opt, epochs_done) + 1;
+        ex_check("resuming");
+    }
 
     em_batch_iter *batches = em_batch_iter_new(
         2, (em_tensor *const[]){data.train_images, data.train_labels}, batch,
@@ -357,6 +424,9 @@ int main(int argc, char **argv)
     step_fns_init(&fns, &model, opt, traced);
     ex_check("wrapping the steps");
     int64_t steps = em_batch_iter_count(batches);
+    /* The shuffled order depends on the epoch: catch up with the run. */
+    for (int epoch = 1; epoch < first_epoch; epoch++)
+        em_batch_iter_reset(batches);
 
     /* Large steps early make fast progress; small ones late let the
      * weights settle into a minimum instead of rattling around it. */
@@ -376,7 +446,7 @@ int main(int argc, char **argv)
 
     double total_seconds = 0;
     double test_accuracy = 0, train_accuracy = 0;
-    for (int epoch = 1; epoch <= epochs; epoch++) {
+    for (int epoch = first_epoch; epoch <= epochs; epoch++) {
         char label[32];
         snprintf(label, sizeof label, "epoch %d/%d", epoch, epochs);
         ex_progress progress;
@@ -400,6 +470,16 @@ int main(int argc, char **argv)
                    train_accuracy, test_accuracy, e.seconds, rate);
         }
         fflush(stdout);
+
+        if (save_path) {
+            em_scope_begin();
+            em_variable_assign(epochs_done, em_scalar(epoch, EM_INT64));
+            em_scope_end();
+            em_tensor *vars[MAX_CHECKPOINT_VARS];
+            int n = checkpoint_vars(&model, opt, epochs_done, vars);
+            em_checkpoint_save(save_path, n, vars);
+            ex_check("saving the checkpoint");
+        }
     }
 
     if (json) {
@@ -418,6 +498,7 @@ int main(int argc, char **argv)
     step_fns_free(&fns);
     em_batch_iter_free(batches);
     em_optimizer_free(opt);
+    em_tensor_free(epochs_done);
     mlp_free(&model);
     ex_fashion_mnist_free(&data);
     ex_check("cleaning up");

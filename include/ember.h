@@ -19,5 +19,6 @@
 #include "ember/optim.h"
 #include "ember/data.h"
 #include "ember/trace.h"
+#include "ember/checkpoint.h"
 
 #endif

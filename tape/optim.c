@@ -240,10 +240,10 @@ static em__optim_slot *slot_get(em_optimizer *opt, em_tensor *v)
         return slot;
 
     static const char *names[][2] = {
-        [EM__OPTIM_SGD] = {"momentum", NULL},
-        [EM__OPTIM_ADAM] = {"m", "v"},
-        [EM__OPTIM_ADAMW] = {"m", "v"},
-        [EM__OPTIM_RMSPROP] = {"square_average", "momentum"},
+        [EM__OPTIM_SGD] = {"sgd_momentum", NULL},
+        [EM__OPTIM_ADAM] = {"adam_m", "adam_v"},
+        [EM__OPTIM_ADAMW] = {"adam_m", "adam_v"},
+        [EM__OPTIM_RMSPROP] = {"rmsprop_square_average", "rmsprop_momentum"},
     };
     em_tensor *state[2] = {NULL, NULL};
     int count = state_count(opt);
@@ -260,6 +260,31 @@ static em__optim_slot *slot_get(em_optimizer *opt, em_tensor *v)
     slot->first_step = em__optim_steps(opt);
     opt->nslots++;
     return slot;
+}
+
+int em_optimizer_state(const em_optimizer *opt, int capacity,
+                       em_tensor **variables)
+{
+    if (!opt || capacity < 0 || (capacity > 0 && !variables)) {
+        em__error("optimizer_state: needs an optimizer, capacity >= 0 and "
+                  "an array when capacity > 0 (capacity = %d)",
+                  capacity);
+        return -1;
+    }
+    int per_slot = state_count(opt);
+    if (opt->nslots > (INT32_MAX - 1) / (per_slot > 0 ? per_slot : 1)) {
+        em__error("optimizer_state: too many state variables");
+        return -1;
+    }
+    int count = 1 + (int)opt->nslots * per_slot;
+    if (count > capacity)
+        return count;
+    int k = 0;
+    variables[k++] = opt->steps;
+    for (int64_t i = 0; i < opt->capslots; i++)
+        for (int s = 0; opt->slots[i].id && s < per_slot; s++)
+            variables[k++] = opt->slots[i].state[s];
+    return count;
 }
 
 /* ---- update rules ---------------------------------------------------------

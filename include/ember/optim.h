@@ -73,6 +73,22 @@ void em_optimizer_set_cosine_schedule(em_optimizer *opt, int64_t total_steps,
 double em_optimizer_learning_rate(const em_optimizer *opt);
 /* Updates applied so far, eager or traced. */
 int64_t em_optimizer_steps(const em_optimizer *opt);
+/* The optimiser's state, for checkpoints (ember/checkpoint.h): writes
+ * into variables[] the step count ("optimizer/steps", int64 scalar) and
+ * then the state of every variable updated so far, named after it:
+ * "<name>/sgd_momentum", "<name>/adam_m" and "<name>/adam_v" (Adam and
+ * AdamW), "<name>/rmsprop_square_average" and "<name>/rmsprop_momentum".
+ * The state is made at a variable's first update, so restore into an
+ * optimiser that has updated the same variables: a fresh one given zero
+ * gradients for all of them once, before the restore sets the step
+ * count back (Adam's bias correction counts from that first update's
+ * step, which a checkpoint does not hold). The variables
+ * belong to the optimiser: do not free them. Returns how many there are;
+ * when that exceeds capacity nothing is written (capacity 0 asks the
+ * count). -1 with an error when opt is NULL, capacity < 0, or variables
+ * is NULL with capacity > 0. */
+int em_optimizer_state(const em_optimizer *opt, int capacity,
+                       em_tensor **variables);
 /* Clips gradients by their global norm before every update (0: off). */
 void em_optimizer_set_clip_norm(em_optimizer *opt, double max_norm);
 
