@@ -46,7 +46,7 @@ em_tensor *em__grad_keep_zeros(em_tensor *grad, em_tensor *product);
  * leave symbolic records on tapes begun outside it) and returns them for
  * em__tape_resume, which must be called in the reverse order. */
 void *em__tape_suspend(void);
-void em__tape_resume(void *suspended);
+void em__tape_resume(void *token);
 
 #define EM__GRAD(name)                                                         \
     bool em__grad_##name(const em__grad_call *call, em_tensor *grad,           \
