@@ -296,17 +296,13 @@ static int checkpoint_vars(mlp *m, em_optimizer *opt, em_tensor *epochs_done,
 }
 
 /* Restores a checkpoint and returns the epochs it had done. The optimiser
- * makes its state at its first update, so an update with zero gradients
- * (which changes no weight) first gives the restore somewhere to write. */
+ * makes its state at each weight's first update; preparing it makes that
+ * state now, so that the restore has somewhere to write. */
 static int resume(const char *path, mlp *m, em_optimizer *opt,
                   em_tensor *epochs_done)
 {
-    em_scope_begin();
-    em_tensor *zeros[NUM_PARAMS];
-    for (int i = 0; i < NUM_PARAMS; i++)
-        zeros[i] = em_zeros_like(m->params[i]);
-    em_optimizer_apply(opt, NUM_PARAMS, zeros, m->params);
-    em_scope_end();
+    if (em_optimizer_prepare(opt, NUM_PARAMS, m->params) != 0)
+        return -1;
 
     em_tensor *vars[MAX_CHECKPOINT_VARS];
     int n = checkpoint_vars(m, opt, epochs_done, vars);

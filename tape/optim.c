@@ -262,6 +262,27 @@ static em__optim_slot *slot_get(em_optimizer *opt, em_tensor *v)
     return slot;
 }
 
+int em_optimizer_prepare(em_optimizer *opt, int n, em_tensor *const *vars)
+{
+    if (!opt || n < 0 || (n > 0 && !vars)) {
+        em__error("optimizer_prepare: needs an optimizer, n >= 0 and the "
+                  "variables (n = %d)",
+                  n);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!em_tensor_is_variable(vars[i]) ||
+            !em_dtype_is_float(em_tensor_dtype(vars[i]))) {
+            em__error("optimizer_prepare: entry %d is not a float variable", i);
+            return -1;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (!slot_get(opt, vars[i]))
+            return -1;
+    return 0;
+}
+
 int em_optimizer_state(const em_optimizer *opt, int capacity,
                        em_tensor **variables)
 {

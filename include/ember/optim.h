@@ -73,6 +73,13 @@ void em_optimizer_set_cosine_schedule(em_optimizer *opt, int64_t total_steps,
 double em_optimizer_learning_rate(const em_optimizer *opt);
 /* Updates applied so far, eager or traced. */
 int64_t em_optimizer_steps(const em_optimizer *opt);
+/* Creates now, as zeros, the state the optimiser would otherwise create at
+ * each variable's first update, so that a checkpoint of it can be restored
+ * into a fresh optimiser (em_optimizer_state lists it). Variables already
+ * known are left alone. Returns 0, or -1 with an error when an entry is
+ * not a float variable. */
+int em_optimizer_prepare(em_optimizer *opt, int n, em_tensor *const *vars);
+
 /* The optimiser's state, for checkpoints (ember/checkpoint.h): writes
  * into variables[] the step count ("optimizer/steps", int64 scalar) and
  * then the state of every variable updated so far, named after it:
