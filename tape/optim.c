@@ -223,7 +223,10 @@ static em_tensor *state_new(em_tensor *v, const char *what)
 {
     char name[256];
     snprintf(name, sizeof name, "%s/%s", em_variable_name(v), what);
-    return em_variable_new(name, em_zeros_like(v), false);
+    em_tensor *zeros = em_zeros_like(v);
+    em_tensor *state = em_variable_new(name, zeros, false);
+    em_tensor_free(zeros); /* whether or not a scope is open */
+    return state;
 }
 
 /* The state of v, created (zeros, v's dtype and shape) at its first
