@@ -57,6 +57,7 @@ EM__KERNEL(leaky_relu);
 EM__KERNEL(elu);
 EM__KERNEL(gelu);
 EM__KERNEL(softplus);
+EM__KERNEL(erf);
 EM__KERNEL(step);
 EM__KERNEL(logical_not);
 EM__KERNEL(add);

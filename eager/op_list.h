@@ -29,6 +29,7 @@ EM__OP(LEAKY_RELU, "leaky_relu", 1)
 EM__OP(ELU, "elu", 1)
 EM__OP(GELU, "gelu", 1)
 EM__OP(SOFTPLUS, "softplus", 1)
+EM__OP(ERF, "erf", 1)
 EM__OP(STEP, "step", 1)
 EM__OP(LOGICAL_NOT, "logical_not", 1)
 

@@ -28,6 +28,7 @@ const em__op_def em__op_table[EM_OP_COUNT] = {
     [EM_OP_GELU] = {"gelu", 1, em__infer_unary_float, em__cpu_gelu, 0},
     [EM_OP_SOFTPLUS] = {"softplus", 1, em__infer_unary_float, em__cpu_softplus,
                         0},
+    [EM_OP_ERF] = {"erf", 1, em__infer_unary_float, em__cpu_erf, 0},
     [EM_OP_STEP] = {"step", 1, em__infer_unary_numeric, em__cpu_step, 0},
     [EM_OP_LOGICAL_NOT] = {"logical_not", 1, em__infer_unary_logical,
                            em__cpu_logical_not, EM__OP_NO_GRAD},

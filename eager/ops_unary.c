@@ -146,6 +146,7 @@ FLOAT_UNARY(elu, x > 0 ? x : (scalar)alpha * expm1(x))
 /* x * Phi(x) with Phi(x) = erfc(-x / sqrt 2) / 2, which unlike the erf form
  * stays accurate in the far negative tail. */
 FLOAT_UNARY(gelu, (scalar)0.5 * x * erfc(-x * (scalar)0.70710678118654752440))
+FLOAT_UNARY(erf, erf(x))
 /* max(x, 0) + log1p(exp(-|x|)): exp never overflows. */
 FLOAT_UNARY(softplus, fmax(x, (scalar)0) + log1p(exp(-fabs(x))))
 
@@ -283,6 +284,11 @@ em_tensor *em_elu(em_tensor *x, double alpha)
 em_tensor *em_gelu(em_tensor *x)
 {
     return unary_float(EM_OP_GELU, x, 0);
+}
+
+em_tensor *em_erf(em_tensor *x)
+{
+    return unary_float(EM_OP_ERF, x, 0);
 }
 
 em_tensor *em_softplus(em_tensor *x)

@@ -251,46 +251,42 @@ EM__GRAD(elu)
     return grads[0] != NULL;
 }
 
-/* d/dx x Phi(x) = Phi(x) + x phi(x). No public op computes Phi itself, so
- * it is recovered as y / x (exactly 1/2 at x = 0); phi(x) is
- * exp(-x^2 / 2) / sqrt(2 pi). Both pieces are differentiable ops, so the
- * second derivative follows. */
-static em_tensor *gelu_cdf(em_tensor *x, em_tensor *y)
+/* d/dx x Phi(x) = Phi(x) + x phi(x), with Phi(x) = (1 + erf(x / sqrt 2)) / 2
+ * and phi(x) = exp(-x^2 / 2) / sqrt(2 pi); both are differentiable ops, so
+ * the second derivative follows. */
+static em_tensor *gelu_factor(em_tensor *x)
 {
-    em_tensor *zero = constant_like(x, 0);
-    em_tensor *one = constant_like(x, 1);
-    em_tensor *half = constant_like(x, 0.5);
-    em_tensor *at_zero = em_equal(x, zero);
-    em_tensor *safe_x = em_where(at_zero, one, x);
-    em_tensor *ratio = em_div(y, safe_x);
-    em_tensor *cdf = em_where(at_zero, half, ratio);
-    em_tensor_free(ratio);
-    em_tensor_free(safe_x);
-    em_tensor_free(at_zero);
-    em_tensor_free(half);
-    em_tensor_free(one);
-    em_tensor_free(zero);
-    return cdf;
-}
-
-static em_tensor *gelu_factor(em_tensor *x, em_tensor *y)
-{
+    em_tensor *scaled = em_mul_scalar(x, 0.70710678118654752440);
+    em_tensor *e = em_erf(scaled);
+    em_tensor *half_e = em_mul_scalar(e, 0.5);
+    em_tensor *cdf = em_add_scalar(half_e, 0.5);
     em_tensor *x2 = em_square(x);
     em_tensor *exponent = em_mul_scalar(x2, -0.5);
-    em_tensor *e = em_exp(exponent);
-    em_tensor *pdf = em_mul_scalar(e, 0.39894228040143267794);
+    em_tensor *g = em_exp(exponent);
+    em_tensor *pdf = em_mul_scalar(g, 0.39894228040143267794);
     em_tensor *x_pdf = em_mul(x, pdf);
-    em_tensor *cdf = gelu_cdf(x, y);
     em_tensor *out = em_add(cdf, x_pdf);
-    em_tensor_free(cdf);
-    em_tensor_free(x_pdf);
-    em_tensor_free(pdf);
-    em_tensor_free(e);
-    em_tensor_free(exponent);
+    em_tensor *temporaries[] = {scaled,   e, half_e, cdf,  x2,
+                                exponent, g, pdf,    x_pdf};
+    for (size_t i = 0; i < sizeof temporaries / sizeof *temporaries; i++)
+        em_tensor_free(temporaries[i]);
+    return out;
+}
+UNARY_RULE(gelu, gelu_factor(x))
+
+/* d/dx erf(x) = 2 / sqrt(pi) exp(-x^2). */
+static em_tensor *erf_factor(em_tensor *x)
+{
+    em_tensor *x2 = em_square(x);
+    em_tensor *negated = em_neg(x2);
+    em_tensor *g = em_exp(negated);
+    em_tensor *out = em_mul_scalar(g, 1.12837916709551257390);
+    em_tensor_free(g);
+    em_tensor_free(negated);
     em_tensor_free(x2);
     return out;
 }
-UNARY_RULE(gelu, gelu_factor(x, y))
+UNARY_RULE(erf, erf_factor(x))
 
 /* ---- two inputs -------------------------------------------------------------
  * Each gradient is computed in the output's (broadcast) shape, then summed

@@ -25,6 +25,7 @@ const em__grad_fn em__grad_table[EM_OP_COUNT] = {
     [EM_OP_ELU] = em__grad_elu,
     [EM_OP_GELU] = em__grad_gelu,
     [EM_OP_SOFTPLUS] = em__grad_softplus,
+    [EM_OP_ERF] = em__grad_erf,
     [EM_OP_STEP] = em__grad_step,
     [EM_OP_ADD] = em__grad_add,
     [EM_OP_SUB] = em__grad_sub,

@@ -71,6 +71,7 @@ EM__GRAD(leaky_relu);
 EM__GRAD(elu);
 EM__GRAD(gelu);
 EM__GRAD(softplus);
+EM__GRAD(erf);
 EM__GRAD(step);
 EM__GRAD(add);
 EM__GRAD(sub);

@@ -85,6 +85,7 @@ static const unary_case unary_cases[] = {
     {"relu", em_relu, -2, 2},         {"leaky_relu", leaky_01, -2, 2},
     {"elu", elu_15, -2, 2},           {"gelu", em_gelu, -3, 3},
     {"softplus", em_softplus, -4, 4}, {"step", em_step, -2, 2},
+    {"erf", em_erf, -2, 2},
 };
 #define N_UNARY ((int)(sizeof unary_cases / sizeof unary_cases[0]))
 
@@ -433,6 +434,28 @@ START_TEST(where_without_the_double_where_pattern_stays_finite)
 }
 END_TEST
 
+START_TEST(gelu_second_derivative_at_zero_is_exact)
+{
+    /* gelu''(x) = 2 phi(x) - x^2 phi(x), so gelu''(0) = 2 / sqrt(2 pi). */
+    em_scope_begin();
+    em_tensor *x = test_f64(1, (int64_t[]){1}, (double[]){0});
+    em_tape *outer = em_tape_begin(false);
+    em_tape_watch(outer, x);
+    em_tape *inner = em_tape_begin(false);
+    em_tape_watch(inner, x);
+    em_tensor *y = em_sum(em_gelu(x), 0, NULL, false);
+    em_tensor *dy, *d2y;
+    ck_assert_int_eq(em_tape_gradient(inner, y, 1, &x, &dy), 0);
+    ck_assert_int_eq(
+        em_tape_gradient(outer, em_sum(dy, 0, NULL, false), 1, &x, &d2y), 0);
+    assert_values(dy, ((double[]){0.5}), 1, 1e-15, 0);
+    assert_values(d2y, ((double[]){2 / sqrt(2 * M_PI)}), 1, 1e-15, 1e-15);
+    em_tape_free(inner);
+    em_tape_free(outer);
+    em_scope_end();
+}
+END_TEST
+
 START_TEST(float32_gradients_stay_float32)
 {
     em_scope_begin();
@@ -476,6 +499,7 @@ int main(void)
     tcase_add_test(conventions,
                    where_keeps_inf_and_nan_of_the_untaken_branch_out);
     tcase_add_test(conventions, float32_gradients_stay_float32);
+    tcase_add_test(conventions, gelu_second_derivative_at_zero_is_exact);
     tcase_add_test(conventions,
                    where_without_the_double_where_pattern_stays_finite);
     return test_run(s);

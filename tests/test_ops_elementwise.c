@@ -156,6 +156,7 @@ static const unary_case unary_cases[] = {
     {"gelu", em_gelu, ref_gelu, -3, 3},
     {"softplus", em_softplus, ref_softplus, -5, 5},
     {"step", em_step, ref_step, -3, 3},
+    {"erf", em_erf, erf, -3, 3},
 };
 #define N_UNARY ((int)(sizeof unary_cases / sizeof unary_cases[0]))
 

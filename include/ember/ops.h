@@ -45,6 +45,9 @@ em_tensor *em_leaky_relu(em_tensor *x, double alpha);
 em_tensor *em_elu(em_tensor *x, double alpha);
 /* x * Phi(x) with the exact normal CDF (erf form, as PyTorch's default). */
 em_tensor *em_gelu(em_tensor *x);
+/* The error function, 2/sqrt(pi) times the integral of exp(-t^2) from 0
+ * to x. */
+em_tensor *em_erf(em_tensor *x);
 /* log(1 + exp(x)), stable for large |x|. */
 em_tensor *em_softplus(em_tensor *x);
 /* Heaviside step: 1 where x > 0, else 0, in x's dtype (the perceptron's
