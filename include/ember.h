@@ -20,5 +20,7 @@
 #include "ember/data.h"
 #include "ember/trace.h"
 #include "ember/checkpoint.h"
+#include "ember/graph_file.h"
+#include "ember/npy.h"
 
 #endif

@@ -16,6 +16,7 @@
 #include "executor.h"
 #include "passes.h"
 #include "tape_internal.h"
+#include "trace_internal.h"
 
 #define DEFAULT_RETRACE_WARNING 5
 #define DEFAULT_MAX_OUTPUTS 16
@@ -863,4 +864,12 @@ int em_concrete_run(em_concrete *c, int n_inputs, em_tensor *const *inputs,
                 : -1;
     free(ids);
     return rc;
+}
+
+const em__graph *em__concrete_graph(const em_concrete *c, int *n_inputs,
+                                    const em__type **input_types)
+{
+    *n_inputs = c->n_inputs;
+    *input_types = c->types;
+    return c->graph;
 }
