@@ -9,6 +9,7 @@
 #   install     tests/install/run.sh: installs build/ into a temporary
 #               prefix and builds a consumer with find_package(ember) and
 #               with pkg-config, shared and static
+#   fuzz        the graph-file loader under libFuzzer for a bounded time
 #   format      scripts/check-format.sh (clang-format)
 #   tidy        scripts/check-format.sh --tidy build (clang-tidy)
 # A failed stage does not stop the stages that do not need it. The summary
@@ -92,7 +93,26 @@ have() {
     command -v "$1" >/dev/null 2>&1
 }
 
-if ! stage deps scripts/install-deps.sh clang-format clang-tidy; then
+# Runs the graph-file loader's fuzz target for a bounded time (EMBER_FUZZ_SECONDS,
+# default 60) on a corpus seeded with a real saved graph (tools/graph_demo).
+run_fuzz() {
+    CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug \
+        -DEMBER_FUZZ=ON -DEMBER_BUILD_TESTS=OFF -DEMBER_BUILD_EXAMPLES=OFF \
+        -DEMBER_WERROR=OFF &&
+        cmake --build build-fuzz -j "$jobs" --target fuzz_graph_load ||
+        return 1
+    mkdir -p build-fuzz/corpus build-fuzz/seed
+    if [[ -x build/tools/graph_demo ]] &&
+        build/tools/graph_demo build-fuzz/seed >/dev/null; then
+        cp build-fuzz/seed/demo.emg build-fuzz/corpus/seed.emg
+    fi
+    ASAN_OPTIONS=detect_leaks=1 build-fuzz/fuzz_graph_load \
+        -max_total_time="${EMBER_FUZZ_SECONDS:-60}" -timeout=10 \
+        -rss_limit_mb=2048 -print_final_stats=1 build-fuzz/corpus
+}
+
+if ! stage deps scripts/install-deps.sh clang-format clang-tidy clang \
+    libclang-rt-14-dev; then
     summary
 fi
 
@@ -108,6 +128,12 @@ if stage asan-build build_asan; then
     stage asan-test run_ctest_asan
 else
     skip asan-test "asan-build failed"
+fi
+
+if have clang; then
+    stage fuzz run_fuzz
+else
+    skip fuzz "no clang"
 fi
 
 if have clang-format; then
