@@ -106,9 +106,19 @@ run_fuzz() {
         build/tools/graph_demo build-fuzz/seed >/dev/null; then
         cp build-fuzz/seed/demo.emg build-fuzz/corpus/seed.emg
     fi
+    # libFuzzer reports every new input; the log keeps them, the summary
+    # (or, on a finding, the report) is what this prints.
+    local rc=0
     ASAN_OPTIONS=detect_leaks=1 build-fuzz/fuzz_graph_load \
         -max_total_time="${EMBER_FUZZ_SECONDS:-60}" -timeout=10 \
-        -rss_limit_mb=2048 -print_final_stats=1 build-fuzz/corpus
+        -rss_limit_mb=2048 -print_final_stats=1 build-fuzz/corpus \
+        >build-fuzz/fuzz.log 2>&1 || rc=$?
+    if [[ $rc -eq 0 ]]; then
+        tail -n 8 build-fuzz/fuzz.log
+    else
+        tail -n 80 build-fuzz/fuzz.log
+    fi
+    return "$rc"
 }
 
 if ! stage deps scripts/install-deps.sh clang-format clang-tidy clang \
