@@ -9,8 +9,6 @@
  * requested variable has been matched.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,97 +156,34 @@ static void write_entry(writer *w, const em_tensor *v)
     put(w, buf, 4);
 }
 
-/* Syncs the folder holding path, so that the rename itself is durable. */
-static int sync_dir(const char *path)
+/* The variables to write, for em__file_replace. */
+typedef struct save_job {
+    int n;
+    em_tensor *const *variables;
+} save_job;
+
+static bool write_checkpoint(FILE *f, void *user, int *error)
 {
-    char *copy = strdup(path);
-    if (!copy)
-        return ENOMEM;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (fd < 0)
-        return errno;
-    int rc = fsync(fd) == 0 ? 0 : errno;
-    close(fd);
-    /* Some file systems cannot sync a folder; that is no failure. */
-    return rc == EINVAL || rc == ENOTSUP ? 0 : rc;
+    const save_job *job = user;
+    writer w = {.f = f};
+    unsigned char header[HEADER_BYTES];
+    memcpy(header, magic, 8);
+    put_u32(header + 8, EM_CHECKPOINT_VERSION);
+    put_u32(header + 12, (uint32_t)job->n);
+    put_u32(header + 16, (uint32_t)crc32(0, header, 16));
+    put(&w, header, sizeof header);
+    for (int i = 0; i < job->n && !w.failed; i++)
+        write_entry(&w, job->variables[i]);
+    *error = w.error;
+    return !w.failed;
 }
 
 int em_checkpoint_save(const char *path, int n, em_tensor *const *variables)
 {
     if (!check_variables("checkpoint_save", path, n, variables))
         return -1;
-    size_t tmp_size = strlen(path) + 32;
-    char *tmp = malloc(tmp_size);
-    if (!tmp) {
-        em__error("checkpoint_save '%s': out of memory", path);
-        return -1;
-    }
-    snprintf(tmp, tmp_size, "%s.tmp-%ld", path, (long)getpid());
-
-    const char *step = "opening";
-    int error = 0;
-    writer w = {.f = fopen(tmp, "wb")};
-    if (!w.f) {
-        error = errno;
-        goto fail;
-    }
-
-    unsigned char header[HEADER_BYTES];
-    memcpy(header, magic, 8);
-    put_u32(header + 8, EM_CHECKPOINT_VERSION);
-    put_u32(header + 12, (uint32_t)n);
-    put_u32(header + 16, (uint32_t)crc32(0, header, 16));
-    put(&w, header, sizeof header);
-    for (int i = 0; i < n && !w.failed; i++)
-        write_entry(&w, variables[i]);
-    if (w.failed) {
-        step = "writing";
-        error = w.error;
-        goto fail;
-    }
-    step = "flushing";
-    if (fflush(w.f) != 0) {
-        error = errno;
-        goto fail;
-    }
-    step = "syncing";
-    if (fsync(fileno(w.f)) != 0) {
-        error = errno;
-        goto fail;
-    }
-    step = "closing";
-    FILE *f = w.f;
-    w.f = NULL;
-    if (fclose(f) != 0) {
-        error = errno;
-        goto fail;
-    }
-    step = "renaming";
-    if (rename(tmp, path) != 0) {
-        error = errno;
-        goto fail;
-    }
-    free(tmp);
-    if ((error = sync_dir(path)) != 0) {
-        em__error("checkpoint_save '%s': syncing its folder after the "
-                  "rename: %s (the new file is in place but may not "
-                  "survive a crash)",
-                  path, strerror(error));
-        return -1;
-    }
-    return 0;
-
-fail:
-    if (w.f)
-        fclose(w.f);
-    if (strcmp(step, "opening") != 0)
-        unlink(tmp);
-    em__error("checkpoint_save '%s': %s the temporary file '%s' failed: %s "
-              "(the old file is untouched)",
-              path, step, tmp, strerror(error ? error : EIO));
-    free(tmp);
-    return -1;
+    save_job job = {n, variables};
+    return em__file_replace(path, "checkpoint_save", write_checkpoint, &job);
 }
 
 /* ---- restoring --------------------------------------------------------*/
@@ -363,45 +298,6 @@ static bool parse_entry(reader *r, int index, entry *e)
     return true;
 }
 
-/* Reads the whole file into *buf (malloc'd) and *size. */
-static bool read_file(const char *path, unsigned char **buf, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        em__error("checkpoint '%s': cannot open: %s", path, strerror(errno));
-        return false;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) ||
-        (uint64_t)st.st_size > SIZE_MAX - 1) {
-        em__error("checkpoint '%s': not a readable regular file", path);
-        fclose(f);
-        return false;
-    }
-    size_t len = (size_t)st.st_size;
-    *buf = malloc(len ? len : 1);
-    if (!*buf) {
-        em__error("checkpoint '%s': out of memory reading %zu bytes", path,
-                  len);
-        fclose(f);
-        return false;
-    }
-    /* One byte more than expected shows a file that grew meanwhile. */
-    size_t got = fread(*buf, 1, len, f);
-    bool ok = got == len && !ferror(f) && fgetc(f) == EOF;
-    fclose(f);
-    if (!ok) {
-        em__error("checkpoint '%s': read %zu of %zu bytes (the file "
-                  "changed while it was read, or an I/O error)",
-                  path, got, len);
-        free(*buf);
-        *buf = NULL;
-        return false;
-    }
-    *size = len;
-    return true;
-}
-
 /* Parses the header and every entry into *entries (malloc'd). */
 static bool parse_file(reader *r, entry **entries, uint32_t *count)
 {
@@ -489,7 +385,7 @@ int em_checkpoint_restore(const char *path, int n, em_tensor *const *variables)
         return -1;
     reader r = {.path = path};
     unsigned char *buf = NULL;
-    if (!read_file(path, &buf, &r.size))
+    if (!em__file_read(path, "checkpoint", &buf, &r.size))
         return -1;
     r.buf = buf;
     entry *entries = NULL;

@@ -218,6 +218,23 @@ typedef struct em__text {
 void em__text_put(em__text *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* ---- files ----------------------------------------------------------------*/
+
+/* Reads the whole regular file at path into *buf (malloc'd; the caller
+ * frees it) and *size. False with an error "<what> '<path>': ...". */
+bool em__file_read(const char *path, const char *what, unsigned char **buf,
+                   size_t *size);
+
+/* Fills the open file; false on failure, with the errno in *error. */
+typedef bool (*em__file_writer)(FILE *f, void *user, int *error);
+
+/* Replaces the file at path atomically: `write` fills "<path>.tmp-<pid>",
+ * which is flushed, synced and renamed over path, and the folder synced.
+ * On failure the old file is untouched and the temporary file removed;
+ * -1 with an error "<what> '<path>': <step> ... failed". */
+int em__file_replace(const char *path, const char *what, em__file_writer write,
+                     void *user);
+
 /* ---- errors and logging ---------------------------------------------------*/
 
 /* Records the thread's error message (printf-style), replacing any. */

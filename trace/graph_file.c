@@ -8,8 +8,6 @@
  * destination, as checkpoints are.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,77 +262,12 @@ static bool write_sections(FILE *f, const bytes *s)
     return ok;
 }
 
-/* Syncs the folder holding path, so that the rename itself is durable. */
-static int sync_dir(const char *path)
+static bool write_graph_file(FILE *f, void *user, int *error)
 {
-    char *copy = strdup(path);
-    if (!copy)
-        return ENOMEM;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
-    if (fd < 0)
-        return errno;
-    int rc = fsync(fd) == 0 ? 0 : errno;
-    close(fd);
-    /* Some file systems cannot sync a folder; that is no failure. */
-    return rc == EINVAL || rc == ENOTSUP ? 0 : rc;
-}
-
-static int write_file(const char *path, const bytes *s)
-{
-    size_t tmp_size = strlen(path) + 32;
-    char *tmp = malloc(tmp_size);
-    if (!tmp) {
-        em__error("concrete_save '%s': out of memory", path);
-        return -1;
-    }
-    snprintf(tmp, tmp_size, "%s.tmp-%ld", path, (long)getpid());
-    const char *step = "opening";
-    errno = 0;
-    FILE *f = fopen(tmp, "wb");
-    bool ok = f != NULL;
-    if (ok) {
-        step = "writing";
-        ok = write_sections(f, s);
-    }
-    if (ok) {
-        step = "flushing";
-        ok = fflush(f) == 0;
-    }
-    if (ok) {
-        step = "syncing";
-        ok = fsync(fileno(f)) == 0;
-    }
-    int error = errno;
-    if (f) {
-        if (fclose(f) != 0 && ok) {
-            step = "closing";
-            error = errno;
-            ok = false;
-        }
-    }
-    if (ok) {
-        step = "renaming";
-        ok = rename(tmp, path) == 0;
-        error = errno;
-    }
-    if (!ok) {
-        if (f)
-            unlink(tmp);
-        em__error("concrete_save '%s': %s the temporary file '%s' failed: %s "
-                  "(the old file is untouched)",
-                  path, step, tmp, strerror(error ? error : EIO));
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    if ((error = sync_dir(path)) != 0) {
-        em__error("concrete_save '%s': syncing its folder after the rename: "
-                  "%s (the new file is in place but may not survive a crash)",
-                  path, strerror(error));
-        return -1;
-    }
-    return 0;
+    bool ok = write_sections(f, user);
+    if (!ok)
+        *error = errno;
+    return ok;
 }
 
 int em_concrete_save(const em_concrete *c, const char *path)
@@ -354,7 +287,7 @@ int em_concrete_save(const em_concrete *c, const char *path)
     const em__graph *g = em__concrete_graph(c, &n_inputs, &input_types);
     bytes s[EM__GF_SECTIONS] = {{0}};
     int rc = build_sections(path, g, n_inputs, input_types, s)
-                 ? write_file(path, s)
+                 ? em__file_replace(path, "concrete_save", write_graph_file, s)
                  : -1;
     for (int i = 0; i < EM__GF_SECTIONS; i++)
         free(s[i].p);

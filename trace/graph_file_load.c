@@ -160,43 +160,6 @@ static bool same_type(const em__type *a, const em__type *b)
 
 /* ---- the file's frame -----------------------------------------------------*/
 
-static bool read_whole(const char *path, unsigned char **buf, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        em__error("graph_load '%s': cannot open: %s", path, strerror(errno));
-        return false;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) ||
-        (uint64_t)st.st_size > SIZE_MAX - 1) {
-        em__error("graph_load '%s': not a readable regular file", path);
-        fclose(f);
-        return false;
-    }
-    size_t len = (size_t)st.st_size;
-    *buf = malloc(len ? len : 1);
-    if (!*buf) {
-        em__error("graph_load '%s': out of memory reading %zu bytes", path,
-                  len);
-        fclose(f);
-        return false;
-    }
-    size_t got = fread(*buf, 1, len, f);
-    bool ok = got == len && !ferror(f) && fgetc(f) == EOF;
-    fclose(f);
-    if (!ok) {
-        em__error("graph_load '%s': read %zu of %zu bytes (the file changed "
-                  "while it was read, or an I/O error)",
-                  path, got, len);
-        free(*buf);
-        *buf = NULL;
-        return false;
-    }
-    *size = len;
-    return true;
-}
-
 /* Checks the header and each section's frame and CRC; sets sec[] to the
  * payloads. */
 static bool parse_frame(reader *file, reader *sec)
@@ -550,7 +513,7 @@ em_loaded_graph *em_graph_load(const char *path)
     }
     reader file = {.path = path};
     unsigned char *buf = NULL;
-    if (!read_whole(path, &buf, &file.size))
+    if (!em__file_read(path, "graph_load", &buf, &file.size))
         return NULL;
     file.buf = buf;
     reader sec[EM__GF_SECTIONS];
