@@ -55,27 +55,6 @@ static int files_in_dir(void)
     return count;
 }
 
-static unsigned char *read_all(const char *p, size_t *size)
-{
-    FILE *f = fopen(p, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc(*size + 1);
-    ck_assert_uint_eq(fread(buf, 1, *size, f), *size);
-    fclose(f);
-    return buf;
-}
-
-static void write_all(const char *p, const unsigned char *buf, size_t size)
-{
-    FILE *f = fopen(p, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(buf, 1, size, f), size);
-    fclose(f);
-}
-
 static em_tensor *var_f32(const char *name, int ndim, const int64_t *shape,
                           const float *values)
 {
@@ -250,11 +229,11 @@ START_TEST(restore_refuses_the_file_truncated_at_every_byte)
     em_tensor *vars[2];
     save_small(vars);
     size_t size;
-    unsigned char *bytes = read_all(path, &size);
+    unsigned char *bytes = test_read_file(path, &size);
     char cut[160];
     snprintf(cut, sizeof cut, "%s.cut", path);
     for (size_t len = 0; len < size; len++) {
-        write_all(cut, bytes, len);
+        test_write_file(cut, bytes, len);
         ck_assert_msg(em_checkpoint_restore(cut, 2, vars) == -1,
                       "truncated to %zu of %zu bytes was accepted", len, size);
         assert_error("checkpoint", cut);
@@ -262,7 +241,7 @@ START_TEST(restore_refuses_the_file_truncated_at_every_byte)
     }
     /* And one byte too many. */
     bytes[size] = 0;
-    write_all(cut, bytes, size + 1);
+    test_write_file(cut, bytes, size + 1);
     ck_assert_int_eq(em_checkpoint_restore(cut, 2, vars), -1);
     assert_error("unexpected bytes after the last entry");
     assert_zeros(vars);
@@ -279,12 +258,12 @@ START_TEST(restore_refuses_any_single_flipped_byte)
     em_tensor *vars[2];
     save_small(vars);
     size_t size;
-    unsigned char *bytes = read_all(path, &size);
+    unsigned char *bytes = test_read_file(path, &size);
     for (size_t at = 0; at < size; at++) {
         static const unsigned char masks[] = {0x01, 0x80, 0xff};
         for (size_t m = 0; m < sizeof masks; m++) {
             bytes[at] ^= masks[m];
-            write_all(path, bytes, size);
+            test_write_file(path, bytes, size);
             ck_assert_msg(em_checkpoint_restore(path, 2, vars) == -1,
                           "byte %zu ^ 0x%02x was accepted", at, masks[m]);
             assert_error("checkpoint", path);
@@ -293,7 +272,7 @@ START_TEST(restore_refuses_any_single_flipped_byte)
         }
     }
     /* The undamaged bytes still restore. */
-    write_all(path, bytes, size);
+    test_write_file(path, bytes, size);
     ck_assert_int_eq(em_checkpoint_restore(path, 2, vars), 0);
     assert_bytes(vars[0], w_saved, sizeof w_saved);
     free(bytes);
@@ -309,9 +288,9 @@ START_TEST(a_damaged_entry_is_named_with_its_byte_offset)
     em_tensor *vars[2];
     save_small(vars);
     size_t size;
-    unsigned char *bytes = read_all(path, &size);
+    unsigned char *bytes = test_read_file(path, &size);
     bytes[size - 6] ^= 0x10; /* inside b's data */
-    write_all(path, bytes, size);
+    test_write_file(path, bytes, size);
     ck_assert_int_eq(em_checkpoint_restore(path, 2, vars), -1);
     assert_error("entry 1 ('b'", "checksum mismatch at byte");
     assert_zeros(vars);
@@ -382,7 +361,7 @@ START_TEST(restore_refuses_a_file_that_is_not_a_checkpoint)
 {
     make_dir();
     const char text[] = "this is not a checkpoint, just some text";
-    write_all(path, (const unsigned char *)text, sizeof text);
+    test_write_file(path, (const unsigned char *)text, sizeof text);
     em_tensor *v = var_zeros("w", EM_FLOAT32, 1, (int64_t[]){2});
     ck_assert_int_eq(em_checkpoint_restore(path, 1, &v), -1);
     assert_error(path, "not an ember checkpoint");

@@ -29,27 +29,6 @@ static void remove_dir(void)
     ck_assert_int_eq(system(cmd), 0);
 }
 
-static unsigned char *read_all(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    *size = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc(*size + 1);
-    ck_assert_uint_eq(fread(buf, 1, *size, f), *size);
-    fclose(f);
-    return buf;
-}
-
-static void write_all(const char *path, const unsigned char *buf, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(buf, 1, size, f), size);
-    fclose(f);
-}
-
 static char *format_concrete(const em_concrete *c)
 {
     int len = em_concrete_format(c, NULL, 0);
@@ -350,7 +329,7 @@ static bool refused(const unsigned char *buf, size_t size, const char *need)
 {
     char path[128];
     path_in(path, sizeof path, "h.emg");
-    write_all(path, buf, size);
+    test_write_file(path, buf, size);
     em_loaded_graph *g = em_graph_load(path);
     if (g) {
         em_loaded_graph_free(g);
@@ -368,7 +347,7 @@ START_TEST(every_truncation_is_refused)
     char path[128];
     em_function *f = save_small(&x, &b, path, sizeof path);
     size_t size;
-    unsigned char *buf = read_all(path, &size);
+    unsigned char *buf = test_read_file(path, &size);
     for (size_t cut = 0; cut < size; cut++)
         ck_assert_msg(refused(buf, cut, NULL), "cut at %zu of %zu accepted",
                       cut, size);
@@ -393,7 +372,7 @@ START_TEST(every_flipped_byte_is_refused)
     char path[128];
     em_function *f = save_small(&x, &b, path, sizeof path);
     size_t size;
-    unsigned char *buf = read_all(path, &size);
+    unsigned char *buf = test_read_file(path, &size);
     for (size_t i = 0; i < size; i++) {
         buf[i] ^= 0xff;
         ck_assert_msg(refused(buf, size, NULL), "flip at %zu accepted", i);
@@ -463,7 +442,7 @@ START_TEST(forged_files_with_valid_checksums_are_refused)
     char path[128];
     em_function *f = save_small(&x, &b, path, sizeof path);
     size_t size;
-    unsigned char *buf = read_all(path, &size);
+    unsigned char *buf = test_read_file(path, &size);
     unsigned char *copy = malloc(size);
 
     /* An op name the op table does not have. */
@@ -496,7 +475,7 @@ START_TEST(forged_files_with_valid_checksums_are_refused)
     memcpy(copy + mul, (const char[]){'s', 'u', 'b'}, 3);
     fix_crcs(copy, size);
     em_loaded_graph *g = NULL;
-    write_all(path, copy, size);
+    test_write_file(path, copy, size);
     g = em_graph_load(path);
     /* sub has mul's arity and types, so this one is a valid graph. */
     ck_assert_ptr_nonnull(g);

@@ -25,6 +25,12 @@ double *test_random_values(uint64_t seed, int64_t n, double low, double high);
 em_tensor *test_random(uint64_t seed, em_dtype dtype, int ndim,
                        const int64_t *shape, double low, double high);
 
+/* A whole file's bytes (malloc'd; free them) and size; fails the test when
+ * the file cannot be read. */
+unsigned char *test_read_file(const char *path, size_t *size);
+/* Writes size bytes to path, failing the test on error. */
+void test_write_file(const char *path, const unsigned char *bytes, size_t size);
+
 /* Element i of t as a double. */
 double test_at(const em_tensor *t, int64_t i);
 
