@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "internal.h"
 
@@ -94,9 +95,13 @@ static void *log_user;
 
 static char dump_kinds[128];
 static const char *dump_dir = "ember-dump";
+static bool jit_enabled = true;
 
 static void read_environment(void)
 {
+    const char *jit = getenv("EMBER_JIT");
+    if (jit && strcmp(jit, "0") == 0)
+        jit_enabled = false;
     const char *dump = getenv("EMBER_DUMP");
     if (dump)
         snprintf(dump_kinds, sizeof dump_kinds, ",%s,", dump);
@@ -148,6 +153,35 @@ const char *em__dump_dir(const char *kind)
     char key[40];
     snprintf(key, sizeof key, ",%s,", kind);
     return strstr(dump_kinds, key) ? dump_dir : NULL;
+}
+
+FILE *em__dump_open(const char *kind, const char *name, const char *suffix)
+{
+    const char *dir = em__dump_dir(kind);
+    if (!dir)
+        return NULL;
+    mkdir(dir, 0777);
+    /* The name may hold anything; the file stays inside the folder. */
+    char safe[200], path[512];
+    snprintf(safe, sizeof safe, "%s", name);
+    for (char *c = safe; *c; c++)
+        if (*c == '/' || *c == '\\')
+            *c = '_';
+    int len = snprintf(path, sizeof path, "%s/%s.%s", dir, safe, suffix);
+    if (len < 0 || len >= (int)sizeof path) {
+        em__log(EM_LOG_WARN, "EMBER_DUMP: path for '%s' too long", name);
+        return NULL;
+    }
+    FILE *out = fopen(path, "w");
+    if (!out)
+        em__log(EM_LOG_WARN, "EMBER_DUMP: cannot write %s", path);
+    return out;
+}
+
+bool em__config_jit_enabled(void)
+{
+    pthread_once(&config_once, read_environment);
+    return jit_enabled;
 }
 
 bool em__log_enabled(em_log_level level)

@@ -7,6 +7,7 @@
 #define EMBER_EAGER_INTERNAL_H
 
 #include <stdarg.h>
+#include <stdio.h>
 
 #include "ember.h"
 
@@ -251,5 +252,13 @@ bool em__log_enabled(em_log_level level);
  * EMBER_DUMP lists that kind, else NULL. EMBER_DUMP_DIR names the folder
  * (default ./ember-dump). */
 const char *em__dump_dir(const char *kind);
+
+/* Opens "<dump dir>/<name>.<suffix>" for writing when EMBER_DUMP lists
+ * kind, creating the folder; name is made safe for a file name. NULL when
+ * the kind is not dumped or the file cannot be made (with a warning). */
+FILE *em__dump_open(const char *kind, const char *name, const char *suffix);
+
+/* False when EMBER_JIT=0 turned native compilation off. */
+bool em__config_jit_enabled(void);
 
 #endif

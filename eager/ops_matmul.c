@@ -110,10 +110,16 @@ EM__INFER(matmul)
 DEFINE_SMALL_GEMM(small_gemm_f32, float)
 DEFINE_SMALL_GEMM(small_gemm_f64, double)
 
-static void gemm(em_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
-                 const void *a, int64_t lda, const void *b, int64_t ldb,
-                 void *c)
+void em__gemm(em_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+              const void *a, int64_t lda, const void *b, int64_t ldb, void *c)
 {
+    if (m == 0 || n == 0)
+        return;
+    if (k == 0) {
+        /* Empty sums; BLAS would also be handed zero leading dimensions. */
+        memset(c, 0, (size_t)(m * n) * em_dtype_size(dt));
+        return;
+    }
     if (m * n * k <= SMALL_GEMM) {
         if (dt == EM_FLOAT32)
             small_gemm_f32(ta, tb, m, n, k, a, lda, b, ldb, c);
@@ -144,11 +150,6 @@ EM__KERNEL(matmul)
     matrix_dims(&b->type, tb, &kb, &cols);
     if (out->size == 0)
         return true;
-    if (k == 0) {
-        /* Empty sums; BLAS would also be handed zero leading dimensions. */
-        memset(out->data, 0, (size_t)out->size * elem);
-        return true;
-    }
     int64_t lda = a->type.shape[a->type.ndim - 1];
     int64_t ldb = b->type.shape[b->type.ndim - 1];
     int64_t a_step = m * k, b_step = k * cols, c_step = m * cols;
@@ -162,7 +163,7 @@ EM__KERNEL(matmul)
 
     if (em__type_size(&bbatch) == 1 && !ta &&
         em__type_equal_shape(&abatch, &batch)) {
-        gemm(dt, false, tb, nbatch * m, cols, k, a->data, lda, b->data, ldb,
+        em__gemm(dt, false, tb, nbatch * m, cols, k, a->data, lda, b->data, ldb,
              out->data);
         return true;
     }
@@ -175,7 +176,7 @@ EM__KERNEL(matmul)
     const char *ad = a->data, *bd = b->data;
     char *cd = out->data;
     for (int64_t i = 0; i < nbatch; i++) {
-        gemm(dt, ta, tb, m, cols, k, ad + (size_t)(aoff * a_step) * elem, lda,
+        em__gemm(dt, ta, tb, m, cols, k, ad + (size_t)(aoff * a_step) * elem, lda,
              bd + (size_t)(boff * b_step) * elem, ldb,
              cd + (size_t)(i * c_step) * elem);
         /* Odometer over the batch index, moving both operands' offsets. */

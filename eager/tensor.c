@@ -206,7 +206,8 @@ bool em__tensor_readable(const em_tensor *t, const char *what)
     const char *fn = em__thread_state()->tracing;
     em__error("%s: the tensor is symbolic while tracing '%s' and has no "
               "value yet; return it from the function and read it after the "
-              "call (C branches on tensor values cannot be traced yet)",
+              "call, or branch and loop on it with em_cond and em_while_loop "
+              "(ember/control.h)",
               what, fn ? fn : "a function");
     return false;
 }

@@ -19,6 +19,7 @@
 #include "ember/optim.h"
 #include "ember/data.h"
 #include "ember/trace.h"
+#include "ember/control.h"
 #include "ember/checkpoint.h"
 #include "ember/graph_file.h"
 #include "ember/npy.h"

@@ -11,7 +11,7 @@
 set -euo pipefail
 
 packages=(gcc libc6-dev make cmake pkg-config check libsubunit-dev
-    libopenblas-dev zlib1g-dev dataset-fashion-mnist)
+    libopenblas-dev zlib1g-dev dataset-fashion-mnist llvm-19-dev)
 dry_run=0
 for arg in "$@"; do
     case $arg in

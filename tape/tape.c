@@ -24,6 +24,9 @@ typedef struct record {
     em__attrs attrs;
     em_backward_fn backward; /* custom records only */
     void *user;
+    int n_out; /* calls with several outputs: output is outputs[0] */
+    em_tensor **outputs;
+    em__multi_grad *multi;
 } record;
 
 /* Open-addressing map from tensor id (never 0) to a tensor, or to nothing
@@ -152,6 +155,9 @@ static void append(em_tape *tape, int op, em_tensor *const *in, int n,
     r->attrs = *attrs;
     r->backward = backward;
     r->user = user;
+    r->n_out = 0;
+    r->outputs = NULL;
+    r->multi = NULL;
     return;
 
 out_of_memory:
@@ -286,6 +292,11 @@ static void release_records(em_tape *tape)
             em__tensor_unref(r->inputs[j]);
         free(r->inputs);
         em__tensor_unref(r->output);
+        for (int j = 0; j < r->n_out; j++)
+            em__tensor_unref(r->outputs[j]);
+        free(r->outputs);
+        if (r->multi)
+            em__multi_grad_release(r->multi);
     }
     free(tape->records);
     tape->records = NULL;
@@ -307,8 +318,25 @@ void em_tape_free(em_tape *tape)
 
 /* Gradients of one record's inputs from its output's gradient. */
 static bool record_gradients(const record *r, em_tensor *grad,
-                             em_tensor **grads, const bool *needs_grad)
+                             em_tensor **grads, const bool *needs_grad,
+                             const id_map *multi_grads)
 {
+    if (r->multi) {
+        em_tensor *inline_grads[8] = {0};
+        em_tensor **out_grads = inline_grads;
+        if (r->n_out > 8 &&
+            !(out_grads = calloc((size_t)r->n_out, sizeof *out_grads))) {
+            em__error("tape_gradient: out of memory");
+            return false;
+        }
+        for (int k = 0; k < r->n_out; k++)
+            out_grads[k] = map_get(multi_grads, r->outputs[k]->id);
+        int rc = r->multi->backward(r->multi, r->n, r->inputs, r->n_out,
+                                    r->outputs, out_grads, grads);
+        if (out_grads != inline_grads)
+            free(out_grads);
+        return rc == 0;
+    }
     if (r->op == CUSTOM_OP) {
         if (r->backward(r->n, r->inputs, r->output, grad, grads, r->user) !=
             0) {
@@ -377,6 +405,8 @@ static bool sweep(em_tape *tape, id_map *grads)
     for (int64_t k = tape->len - 1; k >= 0; k--) {
         const record *r = &tape->records[k];
         em_tensor *g = map_get(grads, r->output->id);
+        for (int j = 0; !g && j < r->n_out; j++)
+            g = map_get(grads, r->outputs[j]->id);
         if (!g)
             continue;
         em_tensor **in_grads = inline_grads;
@@ -391,7 +421,7 @@ static bool sweep(em_tape *tape, id_map *grads)
         bool ok = needs != NULL;
         for (int i = 0; ok && i < r->n; i++)
             needs[i] = is_watched(tape, r->inputs[i]);
-        ok = ok && record_gradients(r, g, in_grads, needs);
+        ok = ok && record_gradients(r, g, in_grads, needs, grads);
         for (int i = 0; ok && i < r->n; i++) {
             if (!in_grads[i] || !needs[i])
                 continue;
@@ -543,4 +573,49 @@ em_tensor *em_custom_gradient(em_forward_fn forward, em_backward_fn backward,
         record_call(CUSTOM_OP, inputs, n, &none, out, backward, user);
     }
     return out;
+}
+
+/* ---- calls with several outputs -------------------------------------------*/
+
+void em__multi_grad_release(em__multi_grad *g)
+{
+    if (g && --g->refs == 0)
+        g->destroy(g);
+}
+
+void em__tape_record_multi(em__multi_grad *g, int n, em_tensor *const *inputs,
+                           int n_out, em_tensor *const *outputs)
+{
+    em__thread *thread = em__thread_state();
+    if (thread->recording_tapes == 0 || thread->record_paused > 0 || n_out < 1)
+        return;
+    em__attrs none;
+    memset(&none, 0, sizeof none);
+    for (em_tape *tape = recording_top; tape; tape = tape->below) {
+        bool watched = false;
+        for (int i = 0; i < n && !watched; i++)
+            watched = is_watched(tape, inputs[i]);
+        if (!watched)
+            continue;
+        em_tensor **outs = malloc(sizeof *outs * (size_t)n_out);
+        int64_t before = tape->len;
+        if (outs)
+            append(tape, CUSTOM_OP, inputs, n, &none, outputs[0], NULL, NULL);
+        bool ok = outs && tape->len > before;
+        for (int k = 1; ok && k < n_out; k++)
+            ok = map_put(&tape->watched, outputs[k]->id, NULL);
+        if (!ok && (!outs || tape->len == before)) {
+            free(outs);
+            em__log(EM_LOG_WARN, "tape: out of memory, a region was not "
+                                 "recorded");
+            continue;
+        }
+        record *r = &tape->records[tape->len - 1];
+        for (int k = 0; k < n_out; k++)
+            outs[k] = em__tensor_ref(outputs[k]);
+        r->n_out = n_out;
+        r->outputs = outs;
+        r->multi = g;
+        g->refs++;
+    }
 }

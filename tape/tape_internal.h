@@ -48,6 +48,27 @@ em_tensor *em__grad_keep_zeros(em_tensor *grad, em_tensor *product);
 void *em__tape_suspend(void);
 void em__tape_resume(void *token);
 
+/* The gradient of a call with several outputs (a traced cond or while
+ * node). Reference counted: each tape record holds one. */
+typedef struct em__multi_grad em__multi_grad;
+struct em__multi_grad {
+    int refs;
+    /* Fills input_grads[i] (NULL for none) from the outputs' gradients
+     * (output_grads[k] NULL where none reached output k), with public ops.
+     * Returns 0, or -1 with an error. */
+    int (*backward)(em__multi_grad *self, int n, em_tensor *const *inputs,
+                    int n_out, em_tensor *const *outputs,
+                    em_tensor *const *output_grads, em_tensor **input_grads);
+    void (*destroy)(em__multi_grad *self); /* when refs reaches 0 */
+};
+
+/* Records one call with n inputs and n_out outputs on every recording
+ * tape that watches one of the inputs (taking a reference to g for each). */
+void em__tape_record_multi(em__multi_grad *g, int n, em_tensor *const *inputs,
+                           int n_out, em_tensor *const *outputs);
+/* Drops a reference to g. */
+void em__multi_grad_release(em__multi_grad *g);
+
 #define EM__GRAD(name)                                                         \
     bool em__grad_##name(const em__grad_call *call, em_tensor *grad,           \
                          em_tensor **grads)

@@ -1,8 +1,10 @@
-/* em_trace_fn over every public op: a traced call gives bit-for-bit the
- * eager result (the executor runs the same kernels), on broadcast shapes,
- * several dtypes and zero-size tensors, and a second call with new values
- * reuses the trace. Also tapes inside a trace: traced gradients equal eager
- * ones. */
+/* em_trace_fn over every public op: a traced call run by the executor
+ * gives bit-for-bit the eager result (it runs the same kernels), on
+ * broadcast shapes, several dtypes and zero-size tensors, and a second call
+ * with new values reuses the trace. The same cases compiled to native code
+ * match eager within a few float32 ulp (the vectorised maths and the
+ * reassociated sums of jit/), integers and bools exactly. Also tapes inside
+ * a trace: traced gradients equal eager ones. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -489,15 +491,44 @@ static int run_eager(const op_case *c, em_tensor *const *in, em_tensor **out)
     return c->body(c->n, in, MAX_OUT, out, NULL);
 }
 
-START_TEST(traced_op_equals_eager_bit_for_bit)
+/* Native code against eager: integers and bools exactly; floats within
+ * atol + rtol |want| (float32: 4 ulp of the value or 1e-6; float64:
+ * reassociated sums only), NaN where eager gives NaN. */
+static void assert_close(const char *what, int k, em_tensor *got,
+                         em_tensor *want)
 {
-    const op_case *c = &cases[_i];
+    ck_assert_msg(got != NULL, "%s: output %d missing (%s)", what, k,
+                  em_error_pending() ? em_error_last() : "no error");
+    em_dtype dt = em_tensor_dtype(want);
+    ck_assert_int_eq(em_tensor_dtype(got), dt);
+    test_assert_shape(__FILE__, __LINE__, got, em_tensor_ndim(want),
+                      em_tensor_shape(want));
+    double rtol = dt == EM_FLOAT32 ? 4.8e-7 : dt == EM_FLOAT64 ? 1e-13 : 0;
+    double atol = dt == EM_FLOAT32 ? 1e-6 : dt == EM_FLOAT64 ? 1e-13 : 0;
+    for (int64_t e = 0; e < em_tensor_size(want); e++) {
+        double g = test_at(got, e), w = test_at(want, e);
+        bool ok = isnan(w) ? isnan(g)
+                           : g == w || fabs(g - w) <= atol + rtol * fabs(w);
+        ck_assert_msg(ok,
+                      "%s: output %d element %lld: compiled %.17g, eager "
+                      "%.17g",
+                      what, k, (long long)e, g, w);
+    }
+}
+
+/* Runs case c traced with the given JIT mode, twice (new values the second
+ * time), checking each output with `check`. */
+static void check_case(const op_case *c, int seed, em_jit_mode jit,
+                       void (*check)(const char *, int, em_tensor *,
+                                     em_tensor *))
+{
     em_scope_begin();
     em_tensor *first[3], *second[3];
     for (int j = 0; j < c->n; j++) {
-        first[j] = make_input(&c->in[j], (uint64_t)_i * 100 + (uint64_t)j + 1);
+        first[j] =
+            make_input(&c->in[j], (uint64_t)seed * 100 + (uint64_t)j + 1);
         second[j] =
-            make_input(&c->in[j], (uint64_t)_i * 100 + (uint64_t)j + 51);
+            make_input(&c->in[j], (uint64_t)seed * 100 + (uint64_t)j + 51);
         ck_assert_msg(first[j] && second[j], "%s: input %d: %s", c->name, j,
                       em_error_last());
     }
@@ -507,7 +538,7 @@ START_TEST(traced_op_equals_eager_bit_for_bit)
                   em_error_last());
     ck_assert_int_eq(run_eager(c, second, want2), n_out);
 
-    em_trace_options options = {.name = c->name};
+    em_trace_options options = {.name = c->name, .jit = jit};
     em_function *f = em_trace_fn(c->body, NULL, &options);
     ck_assert_ptr_nonnull(f);
     em_tensor *got[MAX_OUT];
@@ -515,14 +546,19 @@ START_TEST(traced_op_equals_eager_bit_for_bit)
     ck_assert_msg(rc == n_out, "%s: first traced call gave %d (%s)", c->name,
                   rc, em_error_pending() ? em_error_last() : "no error");
     for (int k = 0; k < n_out; k++)
-        assert_identical(c->name, k, got[k], want1[k]);
+        check(c->name, k, got[k], want1[k]);
+    em_tier tier =
+        em_concrete_wait_compiled(em_function_concrete(f, c->n, first));
+    ck_assert_int_eq(tier, jit == EM_JIT_OFF || !em_jit_available()
+                               ? EM_TIER_EXECUTOR
+                               : EM_TIER_NATIVE);
 
     /* new values, same signature: the graph runs again, no new trace */
     rc = em_function_call(f, c->n, second, MAX_OUT, got);
     ck_assert_msg(rc == n_out, "%s: second traced call gave %d (%s)", c->name,
                   rc, em_error_pending() ? em_error_last() : "no error");
     for (int k = 0; k < n_out; k++)
-        assert_identical(c->name, k, got[k], want2[k]);
+        check(c->name, k, got[k], want2[k]);
     em_function_stats stats = em_function_get_stats(f);
     ck_assert_int_eq(stats.calls, 2);
     ck_assert_int_eq(stats.traces, 1);
@@ -530,6 +566,17 @@ START_TEST(traced_op_equals_eager_bit_for_bit)
     ck_assert(!em_error_pending());
     em_function_free(f);
     em_scope_end();
+}
+
+START_TEST(traced_op_equals_eager_bit_for_bit)
+{
+    check_case(&cases[_i], _i, EM_JIT_OFF, assert_identical);
+}
+END_TEST
+
+START_TEST(compiled_op_matches_eager)
+{
+    check_case(&cases[_i], _i, EM_JIT_SYNC, assert_close);
 }
 END_TEST
 
@@ -629,18 +676,23 @@ START_TEST(traced_gradients_equal_eager_gradients)
             em_cast(em_not_equal(want[k], want[k]), EM_INT64), 0, NULL, false);
         ck_assert_int_eq((int64_t)em_tensor_item(finite), 0);
     }
-    em_trace_options options = {.name = c->name};
-    em_function *f = em_trace_fn(grad_body, (void *)c, &options);
-    for (int call = 0; call < 2; call++) {
-        int rc = em_function_call(f, c->n, in, MAX_OUT, got);
-        ck_assert_msg(rc == n_out, "%s: traced call %d gave %d (%s)", c->name,
-                      call, rc,
-                      em_error_pending() ? em_error_last() : "no error");
-        for (int k = 0; k < n_out; k++)
-            assert_identical(c->name, k, got[k], want[k]);
+    /* The executor bit for bit, then native code within tolerance. */
+    for (int mode = 0; mode < 2; mode++) {
+        em_trace_options options = {
+            .name = c->name, .jit = mode == 0 ? EM_JIT_OFF : EM_JIT_SYNC};
+        em_function *f = em_trace_fn(grad_body, (void *)c, &options);
+        for (int call = 0; call < 2; call++) {
+            int rc = em_function_call(f, c->n, in, MAX_OUT, got);
+            ck_assert_msg(rc == n_out, "%s: traced call %d gave %d (%s)",
+                          c->name, call, rc,
+                          em_error_pending() ? em_error_last() : "no error");
+            for (int k = 0; k < n_out; k++)
+                (mode == 0 ? assert_identical : assert_close)(c->name, k,
+                                                              got[k], want[k]);
+        }
+        ck_assert_int_eq(em_function_get_stats(f).traces, 1);
+        em_function_free(f);
     }
-    ck_assert_int_eq(em_function_get_stats(f).traces, 1);
-    em_function_free(f);
     em_scope_end();
 }
 END_TEST
@@ -650,6 +702,8 @@ int main(void)
     Suite *s = suite_create("trace_ops");
     TCase *tc = test_case(s, "ops");
     tcase_add_loop_test(tc, traced_op_equals_eager_bit_for_bit, 0, N_CASES);
+    tc = test_case(s, "compiled ops");
+    tcase_add_loop_test(tc, compiled_op_matches_eager, 0, N_CASES);
     tc = test_case(s, "gradients");
     tcase_add_loop_test(tc, traced_gradients_equal_eager_gradients, 0,
                         N_GRAD_CASES);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control_internal.h"
 #include "executor.h"
 
 typedef struct slot {
@@ -28,6 +29,9 @@ struct em__plan {
     unsigned char *needed_by_call; /* a whole call's marks, made once */
     bool call_marked;
     int64_t last_run_nodes;
+    int *input_nodes; /* the graph's input nodes, in node order */
+    int n_input_nodes;
+    em_tensor **held; /* results of cond and while nodes, per result node */
 };
 
 static bool is_alias(const em__node *node)
@@ -69,6 +73,11 @@ static int take_slot(em__plan *plan, size_t bytes, int at, int until)
 
 em__plan *em__plan_new(const em__graph *g)
 {
+    return em__plan_new_fused(g, NULL);
+}
+
+em__plan *em__plan_new_fused(const em__graph *g, const int *run_at)
+{
     em__plan *plan = calloc(1, sizeof *plan);
     int *last_use = calloc((size_t)g->len + 1, sizeof *last_use);
     if (!plan || !last_use)
@@ -77,15 +86,24 @@ em__plan *em__plan_new(const em__graph *g)
     plan->headers = calloc((size_t)g->len + 1, sizeof *plan->headers);
     plan->needed = calloc((size_t)g->len + 1, 1);
     plan->needed_by_call = calloc((size_t)g->len + 1, 1);
-    if (!plan->headers || !plan->needed || !plan->needed_by_call)
+    plan->input_nodes = calloc((size_t)g->len + 1, sizeof(int));
+    if (!plan->headers || !plan->needed || !plan->needed_by_call ||
+        !plan->input_nodes)
         goto out_of_memory;
+    for (int i = 0; i < g->len; i++)
+        if (g->nodes[i].kind == EM__NODE_INPUT)
+            plan->input_nodes[plan->n_input_nodes++] = i;
 
-    /* A value lives until its last reader; outputs until the end; a view's
-     * input as long as the view. */
+    /* A value lives until its last reader runs (a fused reader runs where
+     * its loop does); outputs until the end; a view's input as long as
+     * the view. */
     for (int i = 0; i < g->len; i++) {
-        last_use[i] = i;
+        int at = run_at ? run_at[i] : i;
+        if (last_use[i] < i)
+            last_use[i] = i;
         for (int j = 0; j < g->nodes[i].n_in; j++)
-            last_use[g->nodes[i].inputs[j]] = i;
+            if (last_use[g->nodes[i].inputs[j]] < at)
+                last_use[g->nodes[i].inputs[j]] = at;
     }
     for (int i = 0; i < g->n_outputs; i++)
         last_use[g->outputs[i]] = g->len;
@@ -110,7 +128,7 @@ em__plan *em__plan_new(const em__graph *g)
             h->name = node->value->name;
             h->flags = node->value->flags & ~EM__TENSOR_TRAINABLE;
         }
-        if (is_alias(node))
+        if (is_alias(node) || (run_at && run_at[i] != i))
             continue;
         size_t bytes = (size_t)h->size * em_dtype_size(node->type.dtype);
         int s = take_slot(plan, bytes, i, last_use[i]);
@@ -138,7 +156,40 @@ void em__plan_free(em__plan *plan)
     free(plan->headers);
     free(plan->needed);
     free(plan->needed_by_call);
+    free(plan->input_nodes);
+    for (int i = 0; plan->held && i < plan->g->len; i++)
+        if (plan->held[i])
+            em__tensor_unref(plan->held[i]);
+    free(plan->held);
     free(plan);
+}
+
+bool em__plan_hold(em__plan *plan, int i, em_tensor *t)
+{
+    if (!plan->held &&
+        !(plan->held = calloc((size_t)plan->g->len + 1, sizeof *plan->held))) {
+        em__tensor_unref(t);
+        em__error("trace: out of memory running '%s'", plan->g->name);
+        return false;
+    }
+    if (plan->held[i])
+        em__tensor_unref(plan->held[i]);
+    plan->held[i] = t;
+    em_tensor *h = &plan->headers[i];
+    h->data = t->data;
+    h->type = t->type;
+    h->size = t->size;
+    return true;
+}
+
+const em__graph *em__plan_graph(const em__plan *plan)
+{
+    return plan->g;
+}
+
+em_tensor *em__plan_held(const em__plan *plan, int i)
+{
+    return plan->held ? plan->held[i] : NULL;
 }
 
 int64_t em__plan_last_run_nodes(const em__plan *plan)
@@ -178,9 +229,16 @@ static void mark_needed(em__plan *plan, int n_feed, const int *feed_nodes,
     }
 }
 
-static bool run_node(em__plan *plan, int i)
+em_tensor *em__plan_header(em__plan *plan, int i)
+{
+    return &plan->headers[i];
+}
+
+bool em__plan_run_node(em__plan *plan, int i)
 {
     const em__node *node = &plan->g->nodes[i];
+    if (em__node_is_region(node) && plan->headers)
+        return em__plan_run_region(plan, i);
     if (node->kind != EM__NODE_OP || !plan->headers)
         return node->kind != EM__NODE_OP;
     em_tensor *h = &plan->headers[i];
@@ -248,6 +306,35 @@ static bool copy_out(const em_tensor *h, em_tensor **out)
     return *out != NULL;
 }
 
+bool em__plan_bind_inputs(em__plan *plan, em_tensor *const *inputs)
+{
+    for (int k = 0; k < plan->n_input_nodes; k++) {
+        int i = plan->input_nodes[k];
+        const em__node *node = &plan->g->nodes[i];
+        if (!check_value("input", node->index, inputs[node->index],
+                         &node->type))
+            return false;
+        plan->headers[i].data = inputs[node->index]->data;
+    }
+    return true;
+}
+
+bool em__plan_copy_outputs(em__plan *plan, em_tensor **outputs)
+{
+    const em__graph *g = plan->g;
+    for (int k = 0; k < g->n_outputs; k++)
+        outputs[k] = NULL;
+    for (int k = 0; k < g->n_outputs; k++)
+        if (!copy_out(&plan->headers[g->outputs[k]], &outputs[k])) {
+            for (int j = 0; j < k; j++) {
+                em_tensor_free(outputs[j]);
+                outputs[j] = NULL;
+            }
+            return false;
+        }
+    return true;
+}
+
 int em__plan_run(em__plan *plan, em_tensor *const *inputs, int n_feed,
                  const int *feed_nodes, em_tensor *const *feeds, int n_fetch,
                  const int *fetch_nodes, em_tensor **fetched)
@@ -261,15 +348,8 @@ int em__plan_run(em__plan *plan, em_tensor *const *inputs, int n_feed,
     for (int i = 0; i < n_fetch; i++)
         fetched[i] = NULL;
 
-    for (int i = 0; i < g->len; i++) {
-        const em__node *node = &g->nodes[i];
-        if (node->kind != EM__NODE_INPUT)
-            continue;
-        if (!check_value("input", node->index, inputs[node->index],
-                         &node->type))
-            return -1;
-        plan->headers[i].data = inputs[node->index]->data;
-    }
+    if (!em__plan_bind_inputs(plan, inputs))
+        return -1;
     void *saved[64];
     if (n_feed > 64) {
         em__error("trace: at most 64 fed values, %d given", n_feed);
@@ -307,7 +387,7 @@ int em__plan_run(em__plan *plan, em_tensor *const *inputs, int n_feed,
     for (int i = 0; i < g->len && ok; i++) {
         if (needed[i] != 1)
             continue;
-        ok = run_node(plan, i);
+        ok = em__plan_run_node(plan, i);
         plan->last_run_nodes += g->nodes[i].kind == EM__NODE_OP;
         for (int k = 0; k < n_fetch && ok; k++)
             if (fetch_nodes[k] == i && !is_alias(&g->nodes[i]))

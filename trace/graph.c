@@ -26,6 +26,7 @@ static void node_release(em__node *node)
     free(node->name);
     if (node->value)
         em__tensor_unref(node->value);
+    em__region_release(node);
     node->inputs = NULL;
     node->name = NULL;
     node->value = NULL;
@@ -80,6 +81,14 @@ int em__graph_add(em__graph *g, em__node_kind kind, em__op op,
 
 bool em__node_has_effect(const em__node *node)
 {
+    if (em__node_is_region(node)) {
+        for (int r = 0; r < node->n_regions; r++)
+            for (int i = 0; node->regions[r] && i < node->regions[r]->len; i++)
+                if (!node->regions[r]->nodes[i].dead &&
+                    em__node_has_effect(&node->regions[r]->nodes[i]))
+                    return true;
+        return false;
+    }
     return node->kind == EM__NODE_OP &&
            (em__op_table[node->op].flags & EM__OP_IN_PLACE);
 }
@@ -138,7 +147,8 @@ bool em__graph_verify(const em__graph *g, char *msg, size_t size)
         if (node->dead)
             continue;
         const em__type *types[EM_MAX_DIMS * 4];
-        if (node->n_in > (int)(sizeof types / sizeof *types)) {
+        if (node->n_in > (int)(sizeof types / sizeof *types) &&
+            !em__node_is_region(node)) {
             snprintf(msg, size, "%%%d has %d inputs", i, node->n_in);
             return false;
         }
@@ -151,7 +161,13 @@ bool em__graph_verify(const em__graph *g, char *msg, size_t size)
                          i, j, in);
                 return false;
             }
-            types[j] = &g->nodes[in].type;
+            if (j < (int)(sizeof types / sizeof *types))
+                types[j] = &g->nodes[in].type;
+        }
+        if (em__node_is_region(node) || node->kind == EM__NODE_RESULT) {
+            if (!em__region_verify(g, i, msg, size))
+                return false;
+            continue;
         }
         if (node->kind != EM__NODE_OP)
             continue;
@@ -244,6 +260,21 @@ static void put_node(em__text *t, const em__graph *g, int i)
         em__text_put(t, ")");
         put_attrs(t, &node->attrs);
         break;
+    case EM__NODE_COND:
+    case EM__NODE_WHILE:
+        em__text_put(t, "%s(",
+                     node->kind == EM__NODE_COND ? "cond" : "while");
+        for (int j = 0; j < node->n_in; j++)
+            em__text_put(t, "%s%%%d", j ? ", " : "", node->inputs[j]);
+        em__text_put(t, ")");
+        em__region_format(t, g, i);
+        if (node->name)
+            em__text_put(t, "  # %s", node->name);
+        em__text_put(t, "\n");
+        return;
+    case EM__NODE_RESULT:
+        em__text_put(t, "result %%%d #%d", node->inputs[0], node->index);
+        break;
     }
     em__text_put(t, " : %s", type);
     if (node->name)
@@ -293,8 +324,11 @@ int em__graph_format_dot(const em__graph *g, char *buf, size_t size)
         em__type_format(&node->type, type, sizeof type);
         const char *label = node->kind == EM__NODE_INPUT   ? "input"
                             : node->kind == EM__NODE_CONST ? "const"
-                            : node->kind == EM__NODE_VARIABLE
-                                ? "variable"
+                            : node->kind == EM__NODE_VARIABLE ? "variable"
+                            : node->kind == EM__NODE_COND     ? "cond"
+                            : node->kind == EM__NODE_WHILE    ? "while"
+                            : node->kind == EM__NODE_RESULT
+                                ? "result"
                                 : em__op_table[node->op].name;
         const char *style = node->kind == EM__NODE_OP ? "" : ", style=rounded";
         em__text_put(&t, "  n%d [label=\"%%%d %s%s%s\\n%s\"%s];\n", i, i, label,
@@ -305,6 +339,11 @@ int em__graph_format_dot(const em__graph *g, char *buf, size_t size)
                      type, style);
         for (int j = 0; j < node->n_in; j++)
             em__text_put(&t, "  n%d -> n%d;\n", node->inputs[j], i);
+        if (em__node_is_region(node)) {
+            char prefix[32];
+            snprintf(prefix, sizeof prefix, "n%d", i);
+            em__region_format_dot(&t, g, i, prefix);
+        }
     }
     for (int i = 0; i < g->n_outputs; i++)
         em__text_put(&t,

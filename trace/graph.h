@@ -7,6 +7,24 @@
  *   const     a concrete tensor captured by reference while tracing
  *   variable  a variable, read (and, by in-place ops, written) at each run
  *   op        a row of the op table applied to its inputs
+ *   cond      em_cond: inputs[0] is the bool predicate, the rest the
+ *             values its regions read (region input k is node input
+ *             k + 1); regions[0] is the then branch, regions[1] the else
+ *             branch, each returning `index` results
+ *   while     em_while_loop: inputs are the `index` loop variables, then
+ *             the values its regions read (region input k is node input
+ *             k); regions[0] is the condition (one bool scalar), regions[1]
+ *             the body (the new loop variables). attrs.depth is the
+ *             iteration limit (0: none); attrs.shape[] holds a bit per
+ *             relaxed loop variable; attrs.keepdims asks for the iteration
+ *             count (int64 scalar, result `index`) and each loop variable's
+ *             value before every iteration, stacked (results index + 1 + j,
+ *             typed [1, ...] but [count, ...] at run time), for gradients
+ *   result    result `index` of the cond or while node inputs[0]
+ * A region is a graph of its own (whose input nodes are the region's
+ * inputs); it captures constants and variables directly. A cond or while
+ * node whose regions have effects has an effect itself. The node itself
+ * holds no value; its results do.
  * Ops flagged EM__OP_IN_PLACE (assignments) have an effect: they write
  * their first input, a variable node, and are kept in program order with
  * every other node that touches that variable. Passes rewrite the graph in
@@ -22,7 +40,13 @@ typedef enum em__node_kind {
     EM__NODE_CONST,
     EM__NODE_VARIABLE,
     EM__NODE_OP,
+    EM__NODE_COND,
+    EM__NODE_WHILE,
+    EM__NODE_RESULT,
 } em__node_kind;
+
+/* Most loop variables a while node may have (one bit each in attrs.shape). */
+#define EM__MAX_LOOP_VARS (EM_MAX_DIMS * 64)
 
 typedef struct em__node {
     em__node_kind kind;
@@ -35,6 +59,8 @@ typedef struct em__node {
     int index;        /* input nodes: the argument position */
     char *name;       /* optional, for partial runs and dumps */
     bool dead;        /* removed by a pass, gone after compaction */
+    struct em__graph **regions; /* cond and while nodes: owned */
+    int n_regions;
 } em__node;
 
 typedef struct em__graph {
@@ -77,5 +103,33 @@ int em__graph_format_dot(const em__graph *g, char *buf, size_t size);
 
 /* Number of live (not dead) nodes. */
 int em__graph_live_nodes(const em__graph *g);
+
+/* ---- regions (trace/graph_region.c) ------------------------------------*/
+
+/* True for cond and while nodes. */
+bool em__node_is_region(const em__node *node);
+
+/* Number of results of a cond or while node (with the saved iterations of
+ * a while node that keeps them). */
+int em__region_results(const em__node *node);
+
+/* The type result k of region node `node` (a node of g) has. */
+em__type em__region_result_type(const em__graph *g, const em__node *node,
+                                int k);
+
+/* Checks a cond or while node i and its regions (recursively); false with
+ * a message. */
+bool em__region_verify(const em__graph *g, int i, char *msg, size_t size);
+
+/* Appends the text / DOT form of region node i's regions. */
+void em__region_format(em__text *t, const em__graph *g, int i);
+void em__region_format_dot(em__text *t, const em__graph *g, int i,
+                           const char *prefix);
+
+/* Releases a node's regions. */
+void em__region_release(em__node *node);
+
+/* Live nodes of g and of every region in it. */
+int em__graph_live_nodes_deep(const em__graph *g);
 
 #endif

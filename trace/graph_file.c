@@ -153,18 +153,19 @@ static bool string_fits(const char *path, const char *what, const char *s)
     return false;
 }
 
-/* Fills the six payloads from g. False with an error. */
-static bool build_sections(const char *path, const em__graph *g, int n_inputs,
-                           const em__type *input_types, bytes *s)
+/* The constants and variables the file lists, in order of first use. */
+typedef struct captures {
+    em_tensor **vars, **consts;
+    int n_vars, n_consts;
+} captures;
+
+/* Writes g's nodes (and, recursively, its regions') into b. */
+static bool put_nodes(const char *path, const em__graph *g, bytes *b,
+                      captures *c)
 {
-    em_tensor **vars = NULL, **consts = NULL;
-    int n_vars = 0, n_consts = 0;
-    bool ok = string_fits(path, "the function name", g->name);
-    for (int i = 0; i < n_inputs; i++)
-        put_type(&s[EM__GF_INPT], &input_types[i]);
+    bool ok = true;
     for (int i = 0; ok && i < g->len; i++) {
         const em__node *node = &g->nodes[i];
-        bytes *b = &s[EM__GF_NODE];
         ok = !node->dead && string_fits(path, "a node name", node->name);
         if (ok &&
             (node->kind == EM__NODE_CONST || node->kind == EM__NODE_VARIABLE) &&
@@ -186,12 +187,12 @@ static bool build_sections(const char *path, const em__graph *g, int n_inputs,
             put_u32(b, (uint32_t)node->index);
             break;
         case EM__NODE_CONST:
-            k = index_of(&consts, &n_consts, node->value);
+            k = index_of(&c->consts, &c->n_consts, node->value);
             put_u32(b, (uint32_t)k);
             break;
         case EM__NODE_VARIABLE:
             ok = string_fits(path, "a variable name", node->value->name);
-            k = index_of(&vars, &n_vars, node->value);
+            k = index_of(&c->vars, &c->n_vars, node->value);
             put_u32(b, (uint32_t)k);
             break;
         case EM__NODE_OP:
@@ -201,12 +202,47 @@ static bool build_sections(const char *path, const em__graph *g, int n_inputs,
                 put_u32(b, (uint32_t)node->inputs[j]);
             put_attrs(b, &node->attrs);
             break;
+        case EM__NODE_COND:
+        case EM__NODE_WHILE:
+            put_u32(b, (uint32_t)node->n_in);
+            for (int j = 0; j < node->n_in; j++)
+                put_u32(b, (uint32_t)node->inputs[j]);
+            put_attrs(b, &node->attrs);
+            put_u32(b, (uint32_t)node->index);
+            for (int r = 0; ok && r < 2; r++) {
+                const em__graph *region = node->regions[r];
+                put_u32(b, (uint32_t)region->n_inputs);
+                put_u32(b, (uint32_t)region->len);
+                ok = put_nodes(path, region, b, c);
+                put_u32(b, (uint32_t)region->n_outputs);
+                for (int o = 0; o < region->n_outputs; o++)
+                    put_u32(b, (uint32_t)region->outputs[o]);
+            }
+            break;
+        case EM__NODE_RESULT:
+            put_u32(b, (uint32_t)node->inputs[0]);
+            put_u32(b, (uint32_t)node->index);
+            break;
         }
         if (k < 0) {
             em__error("concrete_save '%s': out of memory", path);
             ok = false;
         }
     }
+    return ok;
+}
+
+/* Fills the six payloads from g. False with an error. */
+static bool build_sections(const char *path, const em__graph *g, int n_inputs,
+                           const em__type *input_types, bytes *s)
+{
+    captures c = {0};
+    bool ok = string_fits(path, "the function name", g->name);
+    for (int i = 0; i < n_inputs; i++)
+        put_type(&s[EM__GF_INPT], &input_types[i]);
+    ok = ok && put_nodes(path, g, &s[EM__GF_NODE], &c);
+    em_tensor **vars = c.vars, **consts = c.consts;
+    int n_vars = c.n_vars, n_consts = c.n_consts;
     for (int i = 0; i < g->n_outputs; i++)
         put_u32(&s[EM__GF_OUTP], (uint32_t)g->outputs[i]);
     for (int i = 0; ok && i < n_vars; i++) {

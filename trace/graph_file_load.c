@@ -370,17 +370,130 @@ typedef struct loading {
     em_tensor **consts;
     int n_consts;
     bool *input_seen;
+    em__graph *g; /* the graph (or region) being read */
+    int depth;    /* regions it is nested in */
 } loading;
+
+/* Regions nest at most this deep in a file. */
+#define MAX_REGION_DEPTH 16
+
+static bool parse_node(reader *r, loading *ld, int i);
+
+/* A region's graph: u32 inputs, u32 nodes, the nodes, u32 outputs, ids. */
+static bool parse_region(reader *r, loading *ld, em__graph **out)
+{
+    uint32_t n_inputs, n_nodes, n_outputs;
+    if (!get_u32(r, &n_inputs) || !get_u32(r, &n_nodes))
+        return false;
+    if (n_inputs > (1u << 20) || n_nodes > (r->size - r->pos) / 11)
+        return fail(r, "a region of %u inputs and %u nodes does not fit",
+                    n_inputs, n_nodes);
+    em__graph *region = em__graph_new(ld->g->name);
+    if (!region)
+        return fail(r, "out of memory");
+    *out = region;
+    region->n_inputs = (int)n_inputs;
+    em__graph *outer = ld->g;
+    ld->g = region;
+    ld->depth++;
+    bool ok = true;
+    for (uint32_t i = 0; ok && i < n_nodes; i++)
+        ok = parse_node(r, ld, (int)i);
+    ld->depth--;
+    ld->g = outer;
+    if (!ok || !get_u32(r, &n_outputs))
+        return false;
+    if (n_outputs > (r->size - r->pos) / 4)
+        return fail(r, "a region of %u outputs does not fit", n_outputs);
+    region->outputs = calloc((size_t)n_outputs + 1, sizeof(int));
+    if (!region->outputs)
+        return fail(r, "out of memory");
+    for (uint32_t k = 0; k < n_outputs; k++) {
+        if (!get_index(r, n_nodes, "region output node",
+                       &region->outputs[k]))
+            return false;
+        region->n_outputs++;
+    }
+    return true;
+}
+
+/* A cond or while node: inputs, attributes, count, two regions. */
+static bool parse_region_node(reader *r, loading *ld, int i, unsigned kind,
+                              const em__type *type, int *id)
+{
+    em__graph *g = ld->g;
+    uint32_t n_in, index;
+    if (ld->depth >= MAX_REGION_DEPTH)
+        return fail(r, "node %%%d: regions nest more than %d deep", i,
+                    MAX_REGION_DEPTH);
+    if (!get_u32(r, &n_in))
+        return false;
+    if (n_in > (uint32_t)i || n_in > (r->size - r->pos) / 4)
+        return fail(r, "node %%%d: %u inputs", i, n_in);
+    int *inputs = calloc((size_t)n_in + 1, sizeof *inputs);
+    if (!inputs)
+        return fail(r, "out of memory");
+    bool ok = true;
+    for (uint32_t j = 0; ok && j < n_in; j++)
+        ok = get_index(r, (uint32_t)i, "input node", &inputs[j]);
+    em__attrs attrs;
+    ok = ok && parse_attrs(r, &attrs) && get_u32(r, &index);
+    if (ok && index > n_in + (1u << 16))
+        ok = fail(r, "node %%%d: count %u out of range", i, index);
+    if (ok) {
+        *id = em__graph_add(g, (em__node_kind)kind, 0, inputs, (int)n_in,
+                            &attrs, type, NULL);
+        ok = *id >= 0;
+    }
+    free(inputs);
+    if (!ok)
+        return false;
+    em__node *node = &g->nodes[*id];
+    node->index = (int)index;
+    node->regions = calloc(2, sizeof *node->regions);
+    if (!node->regions)
+        return fail(r, "out of memory");
+    node->n_regions = 2;
+    for (int k = 0; k < 2; k++) {
+        em__graph *region = NULL;
+        ok = parse_region(r, ld, &region);
+        /* g->nodes may have moved while the region was read. */
+        g->nodes[*id].regions[k] = region;
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static bool parse_result(reader *r, em__graph *g, int i, const em__type *type,
+                         int *id)
+{
+    int region;
+    uint32_t index;
+    if (!get_index(r, (uint32_t)i, "input node", &region) ||
+        !get_u32(r, &index))
+        return false;
+    const em__node *from = &g->nodes[region];
+    if (!em__node_is_region(from) ||
+        index >= (uint32_t)em__region_results(from))
+        return fail(r, "node %%%d: result %u of %%%d, which has no such "
+                    "result", i, index, region);
+    *id = em__graph_add(g, EM__NODE_RESULT, 0, &region, 1, NULL, type, NULL);
+    if (*id >= 0)
+        g->nodes[*id].index = (int)index;
+    return *id >= 0;
+}
 
 static bool parse_node(reader *r, loading *ld, int i)
 {
-    em__graph *g = ld->lg->graph;
+    em__graph *g = ld->g;
+    bool top = ld->depth == 0;
     unsigned kind;
     char *name = NULL;
     em__type type = {0};
     if (!get_u8(r, &kind))
         return false;
-    if (kind > EM__NODE_OP)
+    if (kind > EM__NODE_RESULT)
         return fail(r, "node %%%d has kind %u", i, kind);
     if (!get_string(r, "the node name", &name))
         return false;
@@ -388,13 +501,15 @@ static bool parse_node(reader *r, loading *ld, int i)
     int id = -1, k = 0;
     em_tensor *value = NULL;
     if (ok && kind == EM__NODE_INPUT) {
-        ok = get_index(r, ld->n.inputs, "input index", &k);
-        if (ok && ld->input_seen[k])
+        ok = get_index(r, top ? ld->n.inputs : (uint32_t)g->n_inputs,
+                       "input index", &k);
+        if (ok && top && ld->input_seen[k])
             ok = fail(r, "node %%%d: input %d appears twice", i, k);
-        else if (ok && !same_type(&type, &ld->lg->input_types[k]))
+        else if (ok && top && !same_type(&type, &ld->lg->input_types[k]))
             ok = fail(r, "node %%%d: input %d's type differs from INPT", i, k);
         if (ok) {
-            ld->input_seen[k] = true;
+            if (top)
+                ld->input_seen[k] = true;
             id =
                 em__graph_add(g, EM__NODE_INPUT, 0, NULL, 0, NULL, &type, NULL);
             if (id >= 0)
@@ -406,8 +521,12 @@ static bool parse_node(reader *r, loading *ld, int i)
     } else if (ok && kind == EM__NODE_VARIABLE) {
         ok = get_index(r, ld->n.variables, "variable index", &k);
         value = ok ? ld->lg->variables[k] : NULL;
-    } else if (ok) {
+    } else if (ok && kind == EM__NODE_OP) {
         ok = parse_op(r, g, i, &type, &id);
+    } else if (ok && kind == EM__NODE_RESULT) {
+        ok = parse_result(r, g, i, &type, &id);
+    } else if (ok) {
+        ok = parse_region_node(r, ld, i, kind, &type, &id);
     }
     if (ok && value) {
         if (!same_type(&type, &value->type))
@@ -484,6 +603,7 @@ static bool parse_payloads(reader *sec, loading *ld)
             return false;
         ld->n_consts++;
     }
+    ld->g = lg->graph;
     for (uint32_t i = 0; i < n->nodes; i++)
         if (!parse_node(&sec[EM__GF_NODE], ld, (int)i))
             return false;

@@ -8,7 +8,8 @@
  *
  * Variables: an op reading a variable, directly or through views, is
  * merged with an earlier equal one only when no assignment to that
- * variable lies between them. The check is direct: ops further down
+ * variable lies between them (a cond or while node whose regions assign
+ * counts as assigning every variable). The check is direct: ops further down
  * differ anyway, since the reads they use were not merged.
  */
 #include <stdlib.h>
@@ -103,7 +104,12 @@ static void visit(cse *c, int i)
     for (int j = 0; j < node->n_in; j++)
         node->inputs[j] = c->canon[node->inputs[j]];
     c->var_of[i] = em__node_aliased_variable(g, c->var_of, i);
-    if (em__node_has_effect(node) && node->n_in > 0) {
+    if (em__node_is_region(node) && em__node_has_effect(node)) {
+        /* Its regions may assign any variable. */
+        for (int v = 0; v < i; v++)
+            if (c->var_of[v] == v)
+                c->last_write[v] = i;
+    } else if (em__node_has_effect(node) && node->n_in > 0) {
         int v = c->var_of[node->inputs[0]];
         if (v >= 0)
             c->last_write[v] = i;

@@ -10,12 +10,12 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "executor.h"
 #include "passes.h"
 #include "tape_internal.h"
+#include "tier.h"
 #include "trace_internal.h"
 
 #define DEFAULT_RETRACE_WARNING 5
@@ -34,6 +34,9 @@ struct em_concrete {
     em_tensor **variables; /* trainable variables it reads, in node order */
     int n_variables;
     em_function *gradient; /* traced on first use under a tape */
+    em__native *native;    /* compiled code, or NULL: the executor runs */
+    const char *no_native; /* why native is NULL */
+    double trace_seconds, passes_seconds;
     em_concrete *next;
 };
 
@@ -48,6 +51,7 @@ struct em_function {
     em_static_key_fn static_key_fn;
     int retrace_warning;
     int max_outputs;
+    em_jit_mode jit;
     em_concrete *concretes;
     em_function_stats stats;
     int64_t distinct_signatures; /* traces that were not specialisations */
@@ -65,6 +69,17 @@ typedef struct tracer {
     int n_captured, cap_captured;
     bool first_trace;
     struct tracer *outer;
+    /* A region of a cond or while node (trace/control.c): symbolic values
+     * of the enclosing graphs become region inputs numbered from
+     * n_explicit, listed in `captures` (one reference each); variables
+     * its ops read or write are listed in `variables`. */
+    bool region;
+    int n_explicit;
+    em_tensor **captures;
+    int n_captures, cap_captures;
+    em_tensor **variables;
+    int n_variables, cap_variables;
+    void *tapes; /* what em__tape_suspend returned */
 } tracer;
 
 static _Thread_local tracer *current;
@@ -86,15 +101,23 @@ bool em_is_tracing(void)
 
 /* The node standing for t in the graph being traced: its own node when
  * symbolic, else a capture made once per tensor. -1 with an error. */
+static bool region_capture(tracer *tr, em_tensor *t);
+
 static int node_of(tracer *tr, em_tensor *t)
 {
     if (t->flags & EM__TENSOR_SYMBOLIC) {
         if (t->graph == tr->graph)
             return t->node;
-        em__error("trace: '%s' uses a symbolic tensor of another trace (one "
-                  "kept from an earlier call of a traced function?)",
-                  tr->fn->name);
-        return -1;
+        bool enclosing = false;
+        for (tracer *o = tr; o->region && !enclosing; o = o->outer)
+            enclosing = o->outer->graph == t->graph;
+        if (!enclosing) {
+            em__error("trace: '%s' uses a symbolic tensor of another trace "
+                      "(one kept from an earlier call of a traced "
+                      "function, or from a finished branch or loop body?)",
+                      tr->fn->name);
+            return -1;
+        }
     }
     for (int i = 0; i < tr->n_captured; i++)
         if (tr->captured_ids[i] == t->id)
@@ -113,10 +136,16 @@ static int node_of(tracer *tr, em_tensor *t)
         }
         tr->cap_captured = cap;
     }
-    em__node_kind kind =
-        (t->flags & EM__TENSOR_VARIABLE) ? EM__NODE_VARIABLE : EM__NODE_CONST;
-    int id = em__graph_add(tr->graph, kind, 0, NULL, 0, NULL, &t->type, t);
+    em__node_kind kind = (t->flags & EM__TENSOR_SYMBOLIC) ? EM__NODE_INPUT
+                         : (t->flags & EM__TENSOR_VARIABLE) ? EM__NODE_VARIABLE
+                                                            : EM__NODE_CONST;
+    em_tensor *value = kind == EM__NODE_INPUT ? NULL : t;
+    int id = em__graph_add(tr->graph, kind, 0, NULL, 0, NULL, &t->type, value);
     if (id < 0)
+        return -1;
+    if (kind == EM__NODE_INPUT)
+        tr->graph->nodes[id].index = tr->n_explicit + tr->n_captures;
+    if (tr->region && kind != EM__NODE_CONST && !region_capture(tr, t))
         return -1;
     tr->captured_ids[tr->n_captured] = t->id;
     tr->captured_nodes[tr->n_captured++] = id;
@@ -183,6 +212,75 @@ em_tensor *em_trace_name(em_tensor *t, const char *name)
     free(node->name);
     node->name = strdup(name);
     return t;
+}
+
+/* ---- regions (trace/control.c) -------------------------------------------*/
+
+/* Lists t, a value of an enclosing graph or a variable, on region tr. */
+static bool region_capture(tracer *tr, em_tensor *t)
+{
+    bool symbolic = t->flags & EM__TENSOR_SYMBOLIC;
+    em_tensor ***list = symbolic ? &tr->captures : &tr->variables;
+    int *n = symbolic ? &tr->n_captures : &tr->n_variables;
+    int *cap = symbolic ? &tr->cap_captures : &tr->cap_variables;
+    if (*n == *cap) {
+        int bigger = *cap ? *cap * 2 : 8;
+        em_tensor **p = realloc(*list, sizeof *p * (size_t)bigger);
+        if (!p) {
+            em__error("trace: out of memory");
+            return false;
+        }
+        *list = p;
+        *cap = bigger;
+    }
+    (*list)[(*n)++] = em__tensor_ref(t);
+    return true;
+}
+
+bool em__trace_region_begin(em__graph *region, int n_explicit)
+{
+    tracer *tr = calloc(1, sizeof *tr);
+    if (!tr || !current) {
+        free(tr);
+        em__error(current ? "trace: out of memory" : "trace: not tracing");
+        return false;
+    }
+    tr->fn = current->fn;
+    tr->graph = region;
+    tr->first_trace = current->first_trace;
+    tr->outer = current;
+    tr->region = true;
+    tr->n_explicit = n_explicit;
+    tr->tapes = em__tape_suspend();
+    current = tr;
+    return true;
+}
+
+void em__trace_region_end(em__trace_region_captures *out)
+{
+    tracer *tr = current;
+    if (!tr || !tr->region)
+        return;
+    current = tr->outer;
+    em__tape_resume(tr->tapes);
+    tr->graph->n_inputs = tr->n_explicit + tr->n_captures;
+    out->n_captures = tr->n_captures;
+    out->captures = tr->captures;
+    out->n_variables = tr->n_variables;
+    out->variables = tr->variables;
+    free(tr->captured_ids);
+    free(tr->captured_nodes);
+    free(tr);
+}
+
+int em__trace_node(em_tensor *t)
+{
+    return current ? node_of(current, t) : -1;
+}
+
+em__graph *em__trace_current_graph(void)
+{
+    return current ? current->graph : NULL;
 }
 
 /* ---- keys
@@ -285,28 +383,11 @@ static void warn_retracing(em_function *f, const em_concrete *previous, int n,
 
 static void dump_graph(const em__graph *g, const char *stage)
 {
-    const char *dir = em__dump_dir("graph");
-    if (!dir)
+    char suffix[64];
+    snprintf(suffix, sizeof suffix, "%s.graph.txt", stage);
+    FILE *out = em__dump_open("graph", g->name, suffix);
+    if (!out)
         return;
-    mkdir(dir, 0777);
-    char path[512];
-    /* The name may hold anything; the file stays inside the folder. */
-    char name[200];
-    snprintf(name, sizeof name, "%s", g->name);
-    for (char *c = name; *c; c++)
-        if (*c == '/' || *c == '\\')
-            *c = '_';
-    int len =
-        snprintf(path, sizeof path, "%s/%s.%s.graph.txt", dir, name, stage);
-    if (len < 0 || len >= (int)sizeof path) {
-        em__log(EM_LOG_WARN, "EMBER_DUMP: path for '%s' too long", g->name);
-        return;
-    }
-    FILE *out = fopen(path, "w");
-    if (!out) {
-        em__log(EM_LOG_WARN, "EMBER_DUMP: cannot write %s", path);
-        return;
-    }
     int need = em__graph_format(g, NULL, 0);
     char *text = malloc((size_t)need + 1);
     if (text) {
@@ -421,19 +502,49 @@ static em__graph *trace_graph(em_function *f, int n, em_tensor *const *inputs)
     return tr.graph;
 }
 
+/* Lists the trainable variables g reads (its regions' too) on c, once. */
+static void collect_variables(em_concrete *c, const em__graph *g)
+{
+    for (int i = 0; i < g->len; i++) {
+        for (int r = 0; r < g->nodes[i].n_regions; r++)
+            collect_variables(c, g->nodes[i].regions[r]);
+        em_tensor *v = g->nodes[i].value;
+        if (g->nodes[i].kind != EM__NODE_VARIABLE ||
+            !(v->flags & EM__TENSOR_TRAINABLE))
+            continue;
+        bool listed = false;
+        for (int k = 0; k < c->n_variables && !listed; k++)
+            listed = c->variables[k] == v;
+        em_tensor **p = listed ? NULL
+                               : realloc(c->variables,
+                                         sizeof *p * (size_t)(c->n_variables + 1));
+        if (listed)
+            continue;
+        if (!p) {
+            em__error("trace: out of memory");
+            return;
+        }
+        c->variables = p;
+        c->variables[c->n_variables++] = v;
+    }
+}
+
 static em_concrete *trace_concrete(em_function *f, int n,
                                    em_tensor *const *inputs,
                                    const unsigned char *key, size_t key_size)
 {
     double start = seconds_now();
     em__graph *g = trace_graph(f, n, inputs);
-    f->stats.trace_seconds += seconds_now() - start;
+    double traced = seconds_now();
+    f->stats.trace_seconds += traced - start;
     if (!g)
         return NULL;
 
     dump_graph(g, "traced");
     char msg[400];
-    if (!em__graph_optimize(g) || !em__graph_verify(g, msg, sizeof msg)) {
+    bool optimized = em__graph_optimize(g);
+    double passes_seconds = seconds_now() - traced;
+    if (!optimized || !em__graph_verify(g, msg, sizeof msg)) {
         em__error("trace: '%s' gave an invalid graph: %s", f->name,
                   em_error_pending() ? "out of memory" : msg);
         em__graph_free(g);
@@ -458,26 +569,24 @@ static em_concrete *trace_concrete(em_function *f, int n,
             em__error("trace: out of memory");
         return NULL;
     }
-    for (int i = 0; i < g->len; i++) {
-        em_tensor *v = g->nodes[i].value;
-        if (g->nodes[i].kind != EM__NODE_VARIABLE ||
-            !(v->flags & EM__TENSOR_TRAINABLE))
-            continue;
-        em_tensor **p =
-            realloc(c->variables, sizeof *p * (size_t)(c->n_variables + 1));
-        if (!p) {
-            em__error("trace: out of memory");
-            break;
-        }
-        c->variables = p;
-        c->variables[c->n_variables++] = v;
-    }
+    collect_variables(c, g);
     for (int i = 0; i < n; i++)
         c->types[i] = inputs[i]->type;
     memcpy(c->static_key, key, key_size);
     c->static_key_size = key_size;
     c->n_inputs = n;
     c->graph = g;
+    c->trace_seconds = traced - start;
+    c->passes_seconds = passes_seconds;
+    if (f->jit == EM_JIT_OFF)
+        c->no_native = "the function's jit option is EM_JIT_OFF";
+    else if (!em__config_jit_enabled())
+        c->no_native = "EMBER_JIT=0";
+    else if (em__jit_tier.unavailable)
+        c->no_native = em__jit_tier.unavailable;
+    else
+        c->native = em__jit_tier.compile(g, f->name, f->jit == EM_JIT_SYNC,
+                                         &c->no_native);
     c->plan = plan;
     c->owner = f;
     return c;
@@ -553,6 +662,12 @@ em_function *em_trace_fn(em_traced_body body, void *user,
             return NULL;
         }
     }
+    if ((unsigned)o->jit > EM_JIT_OFF) {
+        em__error("trace_fn: jit mode %d is not one of EM_JIT_BACKGROUND, "
+                  "EM_JIT_SYNC, EM_JIT_OFF",
+                  (int)o->jit);
+        return NULL;
+    }
     em_function *f = calloc(1, sizeof *f);
     if (!f)
         goto out_of_memory;
@@ -576,6 +691,7 @@ em_function *em_trace_fn(em_traced_body body, void *user,
     f->retrace_warning =
         o->retrace_warning ? o->retrace_warning : DEFAULT_RETRACE_WARNING;
     f->max_outputs = o->max_outputs ? o->max_outputs : DEFAULT_MAX_OUTPUTS;
+    f->jit = o->jit;
     return f;
 
 out_of_memory:
@@ -592,6 +708,8 @@ void em_function_free(em_function *f)
     while (c) {
         em_concrete *next = c->next;
         em_function_free(c->gradient);
+        if (c->native)
+            em__jit_tier.release(c->native);
         free(c->variables);
         em__plan_free(c->plan);
         em__graph_free(c->graph);
@@ -616,6 +734,20 @@ void em_function_free(em_function *f)
  * trainable variables the graph reads. Its gradient is a second traced
  * function: the body run under a tape inside a trace, so the backward pass
  * is a graph too. */
+
+/* Runs a whole call of c: native code when it is ready, else the executor.
+ * Writes one new tensor per output. */
+static bool run_whole(em_concrete *c, em_tensor *const *inputs,
+                      em_tensor **outputs)
+{
+    if (c->native) {
+        int ran = em__jit_tier.run(c->native, inputs, outputs);
+        if (ran != 0)
+            return ran > 0;
+    }
+    return em__plan_run(c->plan, inputs, 0, NULL, NULL, -1, NULL, outputs) ==
+           0;
+}
 
 static bool taped_call_possible(const em_concrete *c)
 {
@@ -667,7 +799,7 @@ static em_tensor *taped_forward(int n, em_tensor *const *in, void *user)
 {
     em_concrete *c = user;
     em_tensor *out = NULL;
-    em__plan_run(c->plan, in, 0, NULL, NULL, -1, NULL, &out);
+    run_whole(c, in, &out);
     return out;
 }
 
@@ -678,7 +810,8 @@ static int taped_backward(int n, em_tensor *const *in, em_tensor *output,
     if (!c->gradient) {
         char name[300];
         snprintf(name, sizeof name, "%s.gradient", c->owner->name);
-        em_trace_options options = {.name = name, .max_outputs = n};
+        em_trace_options options = {
+            .name = name, .max_outputs = n, .jit = c->owner->jit};
         c->gradient = em_trace_fn(gradient_body, c, &options);
         if (!c->gradient)
             return -1;
@@ -750,9 +883,7 @@ int em_function_call(em_function *f, int n_inputs, em_tensor *const *inputs,
          * assignments too; until then the tape records every op. */
         return f->body(n_inputs, inputs, max_outputs, outputs, f->user);
     }
-    if (em__plan_run(c->plan, inputs, 0, NULL, NULL, -1, NULL, outputs) != 0)
-        return -1;
-    return n_out;
+    return run_whole(c, inputs, outputs) ? n_out : -1;
 }
 
 em_function_stats em_function_get_stats(const em_function *f)
@@ -797,7 +928,7 @@ int em_concrete_format_dot(const em_concrete *c, char *buf, size_t size)
 
 int em_concrete_node_count(const em_concrete *c)
 {
-    return c ? em__graph_live_nodes(c->graph) : -1;
+    return c ? em__graph_live_nodes_deep(c->graph) : -1;
 }
 
 int64_t em_concrete_last_run_nodes(const em_concrete *c)
@@ -872,4 +1003,32 @@ const em__graph *em__concrete_graph(const em_concrete *c, int *n_inputs,
     *n_inputs = c->n_inputs;
     *input_types = c->types;
     return c->graph;
+}
+
+/* ---- native code ----------------------------------------------------------*/
+
+bool em_jit_available(void)
+{
+    return em__jit_tier.unavailable == NULL && em__config_jit_enabled();
+}
+
+em_tier em_concrete_wait_compiled(em_concrete *c)
+{
+    if (!c || !c->native)
+        return EM_TIER_EXECUTOR;
+    return em__jit_tier.wait(c->native);
+}
+
+em_compile_stats em_concrete_compile_stats(const em_concrete *c)
+{
+    em_compile_stats stats = {0};
+    if (!c)
+        return stats;
+    stats.tier = EM_TIER_EXECUTOR;
+    stats.reason = c->no_native ? c->no_native : "";
+    if (c->native)
+        em__jit_tier.stats(c->native, &stats);
+    stats.trace_seconds = c->trace_seconds;
+    stats.passes_seconds = c->passes_seconds;
+    return stats;
 }

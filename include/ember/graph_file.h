@@ -33,7 +33,7 @@
  *   META: string ember version, string function name, u32 inputs, u32
  *         nodes, u32 outputs, u32 variables, u32 constants.
  *   INPT: one type per input, in argument order.
- *   NODE: per node: u8 kind (0 input, 1 const, 2 variable, 3 op), string
+ *   NODE: per node: u8 kind (0 input, 1 const, 2 variable, 3 op, ...), string
  *         node name (may be empty), type, then by kind: input: u32
  *         argument index; const: u32 constant index; variable: u32
  *         variable index; op: string op name (as in the op table, so the
@@ -41,7 +41,17 @@
  *         many u32 node ids (each an earlier node), and the attributes:
  *         u8 ndim, 8 x i64 shape, u8 naxes, 8 x i32 axes, i32 axis, u8
  *         flags (1 keepdims, 2 transpose_a, 4 transpose_b), f64 alpha,
- *         u8 dtype, i64 depth, 8 x i64 start, 8 x i64 step.
+ *         u8 dtype, i64 depth, 8 x i64 start, 8 x i64 step;
+ *         4 cond, 5 while (ember/control.h): u32 input count, that many
+ *         u32 node ids, the attributes (as for op; while: depth is the
+ *         iteration limit, shape the relaxed loop variables' bits,
+ *         keepdims keeps each iteration), u32 result count (cond) or loop
+ *         variable count (while), then its two regions, each a graph:
+ *         u32 inputs, u32 nodes, the nodes (as here, ids local to the
+ *         region; constant and variable indices shared with the file),
+ *         u32 outputs, that many u32 node ids; regions nest at most 16
+ *         deep; 6 result: u32 node id of its cond or while node, u32
+ *         result number.
  *   OUTP: one u32 node id per output.
  *   VARS: per variable: string name, u8 trainable, type, u64 byte count,
  *         the data.
@@ -56,7 +66,7 @@
 extern "C" {
 #endif
 
-#define EM_GRAPH_FILE_VERSION 1
+#define EM_GRAPH_FILE_VERSION 2
 
 /* Writes c's graph to `path`, replacing any file there: written to
  * "<path>.tmp-<pid>", flushed, synced, renamed over `path`, and the folder

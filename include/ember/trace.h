@@ -6,8 +6,10 @@
  * the input signature allows, and the static key) runs the function once
  * with symbolic tensors: every op records a node instead of computing, and
  * the result is a graph (a concrete function). The graph is optimised and
- * later calls with the same signature run it in the graph executor, without
- * eager dispatch or per-op allocation.
+ * compiled to native code (LLVM, for the host CPU) on a background thread;
+ * until that code is ready, calls run the graph in the graph executor,
+ * without eager dispatch or per-op allocation. The options' `jit` field,
+ * or EMBER_JIT=0 for the whole process, changes that.
  *
  * While tracing:
  *  - shape and dtype errors are raised as in eager mode, the message
@@ -67,6 +69,16 @@ typedef struct em_input_spec {
 typedef size_t (*em_static_key_fn)(void *user, unsigned char *key,
                                    size_t capacity);
 
+/* How a traced function's graphs become native code. */
+typedef enum em_jit_mode {
+    /* Compile on a background thread; the executor runs calls meanwhile. */
+    EM_JIT_BACKGROUND = 0,
+    /* Compile before the first call of each concrete function returns. */
+    EM_JIT_SYNC,
+    /* Never compile: the graph executor runs every call. */
+    EM_JIT_OFF,
+} em_jit_mode;
+
 typedef struct em_trace_options {
     /* Shown in errors, warnings, dumps. NULL gives "traced". */
     const char *name;
@@ -83,6 +95,8 @@ typedef struct em_trace_options {
     int retrace_warning;
     /* Most outputs the function writes (0: 16). */
     int max_outputs;
+    /* Native compilation (EMBER_JIT=0 turns it off whatever this says). */
+    em_jit_mode jit;
 } em_trace_options;
 
 typedef struct em_function em_function;
@@ -129,7 +143,8 @@ int em_concrete_format(const em_concrete *c, char *buf, size_t size);
 /* The graph in Graphviz DOT. */
 int em_concrete_format_dot(const em_concrete *c, char *buf, size_t size);
 
-/* Number of graph nodes (after the optimisation passes). */
+/* Number of graph nodes (after the optimisation passes), counting those
+ * inside the regions of em_cond and em_while_loop. */
 int em_concrete_node_count(const em_concrete *c);
 
 /* Runs part of the graph: computes only what the requested values need.
@@ -148,6 +163,43 @@ em_tensor *em_trace_name(em_tensor *t, const char *name);
 
 /* Nodes executed by the last run of c (counts each node once). */
 int64_t em_concrete_last_run_nodes(const em_concrete *c);
+
+/* ---- native code ---------------------------------------------------------*/
+
+/* Where a concrete function's calls run. */
+typedef enum em_tier {
+    EM_TIER_EXECUTOR, /* the graph executor (JIT off, declined or failed) */
+    EM_TIER_COMPILING, /* the executor, until the native code is ready */
+    EM_TIER_NATIVE,    /* native code */
+} em_tier;
+
+/* What compiling a concrete function cost, in seconds per stage, and what
+ * the code holds. Stages not reached are 0. */
+typedef struct em_compile_stats {
+    em_tier tier;
+    double trace_seconds;    /* running the body with symbolic tensors */
+    double passes_seconds;   /* graph optimisation passes */
+    double ir_seconds;       /* building the LLVM module */
+    double optimize_seconds; /* LLVM's O3 pipeline */
+    double codegen_seconds;  /* machine code, linking, lookup */
+    int fused_loops;         /* loop nests generated from graph nodes */
+    int library_calls;       /* nodes run by calls to library kernels */
+    /* Why the tier is the executor ("EMBER_JIT=0", "no lowering for op
+     * 'x'", ...); "" when native. Static storage or owned by c. */
+    const char *reason;
+} em_compile_stats;
+
+/* True when this build compiles graphs to native code and EMBER_JIT=0 did
+ * not turn that off. */
+bool em_jit_available(void);
+
+/* Waits until c's compilation has finished (at once when it has or never
+ * started) and returns the tier its calls now run in. EM_TIER_EXECUTOR
+ * for NULL. */
+em_tier em_concrete_wait_compiled(em_concrete *c);
+
+/* c's compile costs and tier (all zero for NULL). Does not wait. */
+em_compile_stats em_concrete_compile_stats(const em_concrete *c);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,436 @@
+/*
+ * jit/jit.c - the native tier: compiles concrete functions with LLVM's ORC
+ * LLJIT on a background thread and runs the result.
+ *
+ * One LLJIT serves the process; each compiled function is one module
+ * added under its own resource tracker, so that freeing the function
+ * removes its code. Compilation is serialised by one lock (the target
+ * machine is shared); a single worker thread takes queued functions in
+ * order, and EM_JIT_SYNC compiles on the caller's thread instead.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+
+#include "jit_internal.h"
+#include "tier.h"
+
+typedef int32_t (*entry_fn)(void **data, em__plan *plan);
+
+typedef enum state { QUEUED, COMPILING, READY, FAILED } state;
+
+struct em__native {
+    const em__graph *g;
+    char *name;      /* the function's name, for logs and dumps */
+    char symbol[32]; /* the entry point's unique symbol */
+    em__jit_schedule schedule;
+    em__plan *plan;
+    void **data;      /* per node: its buffer (fixed, or set per call) */
+    int *bound_nodes; /* inputs, views and updates: set at each call */
+    int n_bound;
+    state state; /* under the lock */
+    const char *reason;
+    entry_fn entry;
+    LLVMOrcResourceTrackerRef tracker;
+    double ir_seconds, optimize_seconds, codegen_seconds;
+    em__native *next_queued;
+};
+
+/* ---- process-wide state ---------------------------------------------------*/
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t queue_changed = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t compiled = PTHREAD_COND_INITIALIZER;
+static em__native *queue_head, *queue_tail;
+static bool worker_running;
+static pthread_mutex_t compile_lock = PTHREAD_MUTEX_INITIALIZER;
+static LLVMOrcLLJITRef jit;
+static LLVMTargetMachineRef target;
+static const char *setup_problem;
+static unsigned long long symbols;
+
+static double seconds_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* A forked child has no worker thread: it starts its own on demand, and
+ * functions queued in the parent compile on the child's thread. */
+static void before_fork(void)
+{
+    pthread_mutex_lock(&lock);
+}
+static void after_fork_parent(void)
+{
+    pthread_mutex_unlock(&lock);
+}
+static void after_fork_child(void)
+{
+    worker_running = false;
+    pthread_mutex_unlock(&lock);
+}
+
+/* Creates the LLJIT and the host target machine, once. */
+static void setup(void)
+{
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    LLVMInitializeNativeTarget();
+    LLVMInitializeNativeAsmPrinter();
+    char *triple = LLVMGetDefaultTargetTriple();
+    char *cpu = LLVMGetHostCPUName();
+    char *features = LLVMGetHostCPUFeatures();
+    LLVMTargetRef t = NULL;
+    char *problem = NULL;
+    if (LLVMGetTargetFromTriple(triple, &t, &problem) == 0)
+        target = LLVMCreateTargetMachine(
+            t, triple, cpu, features, LLVMCodeGenLevelAggressive,
+            LLVMRelocDefault, LLVMCodeModelJITDefault);
+    LLVMDisposeMessage(problem);
+    LLVMDisposeMessage(triple);
+    LLVMDisposeMessage(cpu);
+    LLVMDisposeMessage(features);
+    if (!target) {
+        setup_problem = "LLVM has no target for this host";
+        return;
+    }
+    LLVMErrorRef error = LLVMOrcCreateLLJIT(&jit, NULL);
+    if (error) {
+        char *message = LLVMGetErrorMessage(error);
+        em__log(EM_LOG_WARN, "jit: cannot start LLVM's JIT: %s", message);
+        LLVMDisposeErrorMessage(message);
+        setup_problem = "LLVM's JIT could not start";
+        jit = NULL;
+    }
+}
+
+static pthread_once_t setup_once = PTHREAD_ONCE_INIT;
+
+/* ---- compiling ------------------------------------------------------------*/
+
+static void dump_module(LLVMModuleRef module, const char *name,
+                        const char *suffix)
+{
+    FILE *out = em__dump_open("llvm", name, suffix);
+    if (!out)
+        return;
+    char *text = LLVMPrintModuleToString(module);
+    fputs(text, out);
+    LLVMDisposeMessage(text);
+    fclose(out);
+}
+
+static void dump_assembly(LLVMModuleRef module, const char *name)
+{
+    FILE *out = em__dump_open("asm", name, "s");
+    if (!out)
+        return;
+    /* Code generation changes the module it is given: use a copy. */
+    LLVMModuleRef copy = LLVMCloneModule(module);
+    LLVMMemoryBufferRef buffer = NULL;
+    char *problem = NULL;
+    if (!LLVMTargetMachineEmitToMemoryBuffer(target, copy, LLVMAssemblyFile,
+                                             &problem, &buffer)) {
+        fwrite(LLVMGetBufferStart(buffer), 1, LLVMGetBufferSize(buffer), out);
+        LLVMDisposeMemoryBuffer(buffer);
+    }
+    LLVMDisposeMessage(problem);
+    LLVMDisposeModule(copy);
+    fclose(out);
+}
+
+static bool report(LLVMErrorRef error, const char *what, em__native *n)
+{
+    if (!error)
+        return true;
+    char *message = LLVMGetErrorMessage(error);
+    em__log(EM_LOG_WARN, "jit: %s failed for '%s': %s", what, n->name, message);
+    LLVMDisposeErrorMessage(message);
+    return false;
+}
+
+/* Builds, optimises and links n's module. Runs under compile_lock. */
+static bool compile_now(em__native *n)
+{
+    double start = seconds_now();
+    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
+    LLVMContextRef llvm = LLVMOrcThreadSafeContextGetContext(tsc);
+    LLVMModuleRef module =
+        em__jit_lower(llvm, n->g, &n->schedule, n->symbol, target);
+    if (!module) {
+        LLVMOrcDisposeThreadSafeContext(tsc);
+        return false;
+    }
+    dump_module(module, n->name, "ll");
+    double built = seconds_now();
+
+    LLVMPassBuilderOptionsRef options = LLVMCreatePassBuilderOptions();
+    LLVMErrorRef error = LLVMRunPasses(module, "default<O3>", target, options);
+    LLVMDisposePassBuilderOptions(options);
+    double optimized = seconds_now();
+    if (!report(error, "optimisation", n)) {
+        LLVMDisposeModule(module);
+        LLVMOrcDisposeThreadSafeContext(tsc);
+        return false;
+    }
+    dump_module(module, n->name, "opt.ll");
+    dump_assembly(module, n->name);
+
+    LLVMOrcJITDylibRef main = LLVMOrcLLJITGetMainJITDylib(jit);
+    n->tracker = LLVMOrcJITDylibCreateResourceTracker(main);
+    LLVMOrcThreadSafeModuleRef tsm =
+        LLVMOrcCreateNewThreadSafeModule(module, tsc);
+    LLVMOrcDisposeThreadSafeContext(tsc);
+    error = LLVMOrcLLJITAddLLVMIRModuleWithRT(jit, n->tracker, tsm);
+    if (!report(error, "adding the module", n)) {
+        LLVMOrcDisposeThreadSafeModule(tsm);
+        return false;
+    }
+    LLVMOrcExecutorAddress address = 0;
+    error = LLVMOrcLLJITLookup(jit, &address, n->symbol);
+    if (!report(error, "code generation", n))
+        return false;
+    n->entry = (entry_fn)(uintptr_t)address;
+    n->ir_seconds = built - start;
+    n->optimize_seconds = optimized - built;
+    n->codegen_seconds = seconds_now() - optimized;
+    em__log(EM_LOG_INFO,
+            "jit: '%s' compiled to %d loops and %d library calls in %.1f ms "
+            "(IR %.1f, optimisation %.1f, code generation %.1f)",
+            n->name, n->schedule.loops, n->schedule.calls,
+            (seconds_now() - start) * 1e3, n->ir_seconds * 1e3,
+            n->optimize_seconds * 1e3, n->codegen_seconds * 1e3);
+    return true;
+}
+
+/* Compiles n and publishes the result. */
+static void compile_and_publish(em__native *n)
+{
+    pthread_mutex_lock(&compile_lock);
+    bool ok = compile_now(n);
+    pthread_mutex_unlock(&compile_lock);
+    pthread_mutex_lock(&lock);
+    __atomic_store_n(&n->state, ok ? READY : FAILED, __ATOMIC_RELEASE);
+    if (!ok)
+        n->reason = "LLVM could not compile it (see the warning)";
+    pthread_cond_broadcast(&compiled);
+    pthread_mutex_unlock(&lock);
+}
+
+static void *worker(void *unused)
+{
+    (void)unused;
+    pthread_mutex_lock(&lock);
+    for (;;) {
+        while (!queue_head)
+            pthread_cond_wait(&queue_changed, &lock);
+        em__native *n = queue_head;
+        queue_head = n->next_queued;
+        if (!queue_head)
+            queue_tail = NULL;
+        n->state = COMPILING;
+        pthread_mutex_unlock(&lock);
+        compile_and_publish(n);
+        pthread_mutex_lock(&lock);
+    }
+    return NULL;
+}
+
+/* Queues n for the worker (started on first use). False when no thread
+ * could be started. Runs under the lock. */
+static bool enqueue(em__native *n)
+{
+    if (!worker_running) {
+        pthread_t thread;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        worker_running = pthread_create(&thread, &attr, worker, NULL) == 0;
+        pthread_attr_destroy(&attr);
+        if (!worker_running)
+            return false;
+    }
+    n->state = QUEUED;
+    n->next_queued = NULL;
+    if (queue_tail)
+        queue_tail->next_queued = n;
+    else
+        queue_head = n;
+    queue_tail = n;
+    pthread_cond_signal(&queue_changed);
+    return true;
+}
+
+/* ---- the tier -------------------------------------------------------------*/
+
+static void native_free(em__native *n)
+{
+    if (n->tracker) {
+        LLVMErrorRef error = LLVMOrcResourceTrackerRemove(n->tracker);
+        if (error)
+            LLVMConsumeError(error);
+        LLVMOrcReleaseResourceTracker(n->tracker);
+    }
+    em__plan_free(n->plan);
+    em__jit_schedule_free(&n->schedule);
+    free(n->data);
+    free(n->bound_nodes);
+    free(n->name);
+    free(n);
+}
+
+/* The buffers: fixed ones now, the rest listed for each call. */
+static bool bind_buffers(em__native *n)
+{
+    const em__graph *g = n->g;
+    n->data = calloc((size_t)g->len + 1, sizeof *n->data);
+    n->bound_nodes = calloc((size_t)g->len + 1, sizeof *n->bound_nodes);
+    if (!n->data || !n->bound_nodes)
+        return false;
+    for (int i = 0; i < g->len; i++) {
+        const em__node *node = &g->nodes[i];
+        bool alias =
+            node->kind == EM__NODE_OP &&
+            (em__op_table[node->op].flags & (EM__OP_VIEW | EM__OP_IN_PLACE));
+        if (node->kind == EM__NODE_INPUT || alias)
+            n->bound_nodes[n->n_bound++] = i;
+        else
+            n->data[i] = em__plan_header(n->plan, i)->data;
+    }
+    return true;
+}
+
+static em__native *compile(const em__graph *g, const char *name, bool wait,
+                           const char **reason)
+{
+    pthread_once(&setup_once, setup);
+    if (setup_problem) {
+        *reason = setup_problem;
+        return NULL;
+    }
+    em__native *n = calloc(1, sizeof *n);
+    if (!n || !(n->name = strdup(name))) {
+        free(n);
+        *reason = "out of memory";
+        return NULL;
+    }
+    n->g = g;
+    const char *op = NULL;
+    if (!em__jit_schedule_make(g, &n->schedule, &op)) {
+        if (op) {
+            em__log(
+                EM_LOG_INFO,
+                "jit: '%s' runs in the graph executor: no lowering for %s%s%s",
+                name, op[0] == 'a' && op[1] == ' ' ? "" : "op '", op,
+                op[0] == 'a' && op[1] == ' ' ? "" : "'");
+            *reason = "an op without a lowering (EMBER_LOG=info names it)";
+        } else {
+            em_error_clear();
+            *reason = "out of memory";
+        }
+        native_free(n);
+        return NULL;
+    }
+    n->plan = em__plan_new_fused(g, n->schedule.run_at);
+    if (!n->plan || !bind_buffers(n)) {
+        em_error_clear();
+        *reason = "out of memory";
+        native_free(n);
+        return NULL;
+    }
+    pthread_mutex_lock(&lock);
+    snprintf(n->symbol, sizeof n->symbol, "ember_fn_%llu", ++symbols);
+    bool queued = !wait && enqueue(n);
+    if (!queued)
+        n->state = COMPILING;
+    pthread_mutex_unlock(&lock);
+    if (!queued)
+        compile_and_publish(n);
+    return n;
+}
+
+static int run(em__native *n, em_tensor *const *inputs, em_tensor **outputs)
+{
+    /* READY is final: once seen, no lock is needed to read the entry. */
+    if (__atomic_load_n(&n->state, __ATOMIC_ACQUIRE) != READY)
+        return 0;
+    if (!em__plan_bind_inputs(n->plan, inputs))
+        return -1;
+    for (int k = 0; k < n->n_bound; k++) {
+        int i = n->bound_nodes[k];
+        em_tensor *h = em__plan_header(n->plan, i);
+        if (n->g->nodes[i].kind == EM__NODE_OP)
+            h->data = em__plan_header(n->plan, n->g->nodes[i].inputs[0])->data;
+        n->data[i] = h->data;
+    }
+    if (n->entry(n->data, n->plan) != 0)
+        return -1;
+    return em__plan_copy_outputs(n->plan, outputs) ? 1 : -1;
+}
+
+static em_tier wait_compiled(em__native *n)
+{
+    pthread_mutex_lock(&lock);
+    while (n->state == QUEUED || n->state == COMPILING)
+        pthread_cond_wait(&compiled, &lock);
+    em_tier tier = n->state == READY ? EM_TIER_NATIVE : EM_TIER_EXECUTOR;
+    pthread_mutex_unlock(&lock);
+    return tier;
+}
+
+static void stats(const em__native *n, em_compile_stats *out)
+{
+    pthread_mutex_lock(&lock);
+    state st = n->state;
+    pthread_mutex_unlock(&lock);
+    out->tier = st == READY    ? EM_TIER_NATIVE
+                : st == FAILED ? EM_TIER_EXECUTOR
+                               : EM_TIER_COMPILING;
+    out->reason = st == FAILED ? n->reason : st == READY ? "" : "compiling";
+    out->ir_seconds = n->ir_seconds;
+    out->optimize_seconds = n->optimize_seconds;
+    out->codegen_seconds = n->codegen_seconds;
+    out->fused_loops = n->schedule.loops;
+    out->library_calls = n->schedule.calls;
+}
+
+static void release(em__native *n)
+{
+    /* Take it off the queue, or wait for the compile in progress. */
+    pthread_mutex_lock(&lock);
+    if (n->state == QUEUED) {
+        em__native **p = &queue_head;
+        em__native *previous = NULL;
+        while (*p && *p != n) {
+            previous = *p;
+            p = &(*p)->next_queued;
+        }
+        if (*p)
+            *p = n->next_queued;
+        if (queue_tail == n)
+            queue_tail = previous;
+        n->state = FAILED;
+    }
+    while (n->state == COMPILING)
+        pthread_cond_wait(&compiled, &lock);
+    pthread_mutex_unlock(&lock);
+    pthread_mutex_lock(&compile_lock); /* the JIT is not safe to change */
+    native_free(n);
+    pthread_mutex_unlock(&compile_lock);
+}
+
+const em__tier em__jit_tier = {
+    .unavailable = NULL,
+    .compile = compile,
+    .run = run,
+    .wait = wait_compiled,
+    .stats = stats,
+    .release = release,
+};

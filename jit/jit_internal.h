@@ -1,0 +1,126 @@
+/*
+ * jit/jit_internal.h - what the JIT's files share: the lowering table (the
+ * JIT's column of the op table), the schedule that groups graph nodes into
+ * loops, and the state of one module under construction.
+ *
+ * A concrete function becomes one native entry point
+ *
+ *     int32_t entry(void **data, em__plan *plan)
+ *
+ * where data[i] is the buffer of node i (inputs, constants, variables and
+ * the plan's buffers) and plan is the buffer plan, used only to run nodes
+ * through their library kernels. It returns 0, or 1 with an error pending.
+ */
+#ifndef EMBER_JIT_INTERNAL_H
+#define EMBER_JIT_INTERNAL_H
+
+#include <llvm-c/Core.h>
+#include <llvm-c/TargetMachine.h>
+
+#include "executor.h"
+#include "graph.h"
+#include "kernels.h"
+
+/* ---- the lowering table ---------------------------------------------------*/
+
+typedef enum em__lowering {
+    /* No lowering: a graph holding this op stays in the executor. */
+    EM__LOWER_NONE = 0,
+    /* One value per element: fused with its neighbours into one loop. */
+    EM__LOWER_ELEMENTWISE,
+    /* sum, max, min over axes: a loop nest with its input fused in. */
+    EM__LOWER_REDUCE,
+    /* Two-dimensional matrix products: a call to the shared GEMM. */
+    EM__LOWER_MATMUL,
+    /* In-place variable updates: an elementwise loop storing into the
+     * variable. */
+    EM__LOWER_ASSIGN,
+    /* The output aliases input 0 (no code). */
+    EM__LOWER_VIEW,
+    /* A call to the op's library kernel (gather, softmax, ...). */
+    EM__LOWER_KERNEL,
+} em__lowering;
+
+typedef struct em__jit_ctx em__jit_ctx;
+
+/* Emits one element of an elementwise op: in[j] holds input j's element
+ * as a value of its dtype's register type (em__jit_type). Returns the
+ * result in the node's dtype's register type. */
+typedef LLVMValueRef (*em__jit_scalar_fn)(em__jit_ctx *c, const em__node *node,
+                                          const em_dtype *in_dtypes,
+                                          LLVMValueRef *in);
+
+typedef struct em__jit_op {
+    em__lowering lowering;
+    /* Elementwise and assign rows: the element function, and the dtypes
+     * (bit 1 << dtype) of input 0 it is written for; other dtypes run
+     * through the kernel. */
+    em__jit_scalar_fn scalar;
+    unsigned dtypes;
+} em__jit_op;
+
+extern const em__jit_op em__jit_ops[EM_OP_COUNT];
+
+#define EM__JIT_FLOATS ((1u << EM_FLOAT32) | (1u << EM_FLOAT64))
+#define EM__JIT_ALL_DTYPES ((1u << EM_DTYPE_COUNT) - 1)
+
+/* How node i is run, after em__jit_schedule_make. */
+typedef enum em__jit_role {
+    EM__ROLE_SOURCE, /* input, constant, variable: nothing to run */
+    EM__ROLE_FUSED,  /* computed inside the loop of node run_at[i] */
+    EM__ROLE_LOOP,   /* the root of an elementwise or assign loop */
+    EM__ROLE_REDUCE, /* a reduction loop nest */
+    EM__ROLE_MATMUL,
+    EM__ROLE_VIEW,
+    EM__ROLE_KERNEL,
+} em__jit_role;
+
+typedef struct em__jit_schedule {
+    int len;
+    em__jit_role *role;
+    int *run_at; /* the node whose code computes node i (i when not fused) */
+    int loops, calls;
+} em__jit_schedule;
+
+/* Decides how each node of g runs. False when a node has no lowering:
+ * then *op_name names its op. Out of memory gives false with an error. */
+bool em__jit_schedule_make(const em__graph *g, em__jit_schedule *s,
+                           const char **op_name);
+void em__jit_schedule_free(em__jit_schedule *s);
+
+/* ---- building a module ----------------------------------------------------*/
+
+struct em__jit_ctx {
+    LLVMContextRef llvm;
+    LLVMModuleRef module;
+    LLVMBuilderRef b;
+    LLVMTypeRef i1, i8, i32, i64, f32, f64, ptr;
+    LLVMValueRef entry;           /* the function being built */
+    LLVMValueRef data, plan;      /* its arguments */
+    LLVMBasicBlockRef error_exit; /* returns 1 */
+    const em__graph *g;
+    const em__jit_schedule *s;
+    LLVMValueRef *node_ptr; /* node i's buffer, loaded once at entry */
+};
+
+/* The register type of a dtype's elements (bool is i8 holding 0 or 1). */
+LLVMTypeRef em__jit_type(em__jit_ctx *c, em_dtype dtype);
+
+/* A constant of the dtype's register type. */
+LLVMValueRef em__jit_const(em__jit_ctx *c, em_dtype dtype, double v);
+
+/* Converts an element between dtypes as em_cast does. */
+LLVMValueRef em__jit_convert(em__jit_ctx *c, LLVMValueRef v, em_dtype from,
+                             em_dtype to);
+
+/* A call to a C function of this process through its address (so that
+ * nothing needs resolving by name, in shared or static builds alike). */
+LLVMValueRef em__jit_call(em__jit_ctx *c, void (*fn)(void), LLVMTypeRef type,
+                          LLVMValueRef *args, unsigned n);
+
+/* Builds the module for g with schedule s: the entry point `name`. */
+LLVMModuleRef em__jit_lower(LLVMContextRef llvm, const em__graph *g,
+                            const em__jit_schedule *s, const char *name,
+                            LLVMTargetMachineRef tm);
+
+#endif

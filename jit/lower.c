@@ -1,0 +1,600 @@
+/*
+ * jit/lower.c - a scheduled graph to one LLVM function.
+ *
+ * Nodes run in graph order. A loop root (elementwise, assign, reduction)
+ * becomes one loop nest over its shape in which every fused node is one
+ * instruction sequence and every other value it reads (a leaf) one load
+ * through broadcast strides; dimensions that all operands walk
+ * contiguously are merged, so most loops are one or two deep. Matrix
+ * products call the shared GEMM; the remaining ops call their kernels
+ * through the plan.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <llvm-c/Analysis.h>
+
+#include "jit_internal.h"
+
+/* ---- calls into the runtime -----------------------------------------------*/
+
+/* Plain integer arguments keep the calls independent of how the C ABI
+ * passes bool and enums. */
+static void call_gemm(int32_t dtype, int32_t ta, int32_t tb, int64_t m,
+                      int64_t n, int64_t k, const void *a, int64_t lda,
+                      const void *b, int64_t ldb, void *c)
+{
+    em__gemm((em_dtype)dtype, ta != 0, tb != 0, m, n, k, a, lda, b, ldb, c);
+}
+
+static int32_t call_kernel(em__plan *plan, int32_t node)
+{
+    return em__plan_run_node(plan, node) ? 1 : 0;
+}
+
+/* ---- loops ----------------------------------------------------------------*/
+
+typedef struct loop {
+    LLVMBasicBlockRef header, exit;
+    LLVMValueRef index, acc; /* acc: a value carried around, or NULL */
+} loop;
+
+/* Opens `for (index = 0; index < n; index++)`; the builder is left in the
+ * body. acc_init, when given, starts a value carried between iterations. */
+static void loop_open(em__jit_ctx *c, loop *l, int64_t n, LLVMValueRef acc_init)
+{
+    LLVMBasicBlockRef before = LLVMGetInsertBlock(c->b);
+    l->header = LLVMAppendBasicBlockInContext(c->llvm, c->entry, "loop");
+    LLVMBasicBlockRef body =
+        LLVMAppendBasicBlockInContext(c->llvm, c->entry, "body");
+    l->exit = LLVMAppendBasicBlockInContext(c->llvm, c->entry, "done");
+    LLVMBuildBr(c->b, l->header);
+
+    LLVMPositionBuilderAtEnd(c->b, l->header);
+    l->index = LLVMBuildPhi(c->b, c->i64, "i");
+    LLVMValueRef zero = LLVMConstInt(c->i64, 0, 0);
+    LLVMAddIncoming(l->index, &zero, &before, 1);
+    l->acc = NULL;
+    if (acc_init) {
+        l->acc = LLVMBuildPhi(c->b, LLVMTypeOf(acc_init), "acc");
+        LLVMAddIncoming(l->acc, &acc_init, &before, 1);
+    }
+    LLVMValueRef more = LLVMBuildICmp(c->b, LLVMIntSLT, l->index,
+                                      LLVMConstInt(c->i64, (uint64_t)n, 0), "");
+    LLVMBuildCondBr(c->b, more, body, l->exit);
+    LLVMPositionBuilderAtEnd(c->b, body);
+}
+
+/* Closes the loop (acc_next: the carried value for the next iteration);
+ * the builder is left after it, where l->acc holds the final value. */
+static void loop_close(em__jit_ctx *c, loop *l, LLVMValueRef acc_next)
+{
+    LLVMBasicBlockRef end = LLVMGetInsertBlock(c->b);
+    LLVMValueRef next =
+        LLVMBuildAdd(c->b, l->index, LLVMConstInt(c->i64, 1, 0), "");
+    LLVMBuildBr(c->b, l->header);
+    LLVMAddIncoming(l->index, &next, &end, 1);
+    if (l->acc)
+        LLVMAddIncoming(l->acc, &acc_next, &end, 1);
+    LLVMPositionBuilderAtEnd(c->b, l->exit);
+}
+
+/* ---- one loop group -------------------------------------------------------*/
+
+typedef struct group {
+    int root;
+    int n_members, *members; /* in node order */
+    int n_leaves, *leaves;
+    int ndim; /* merged loop dimensions, outermost first */
+    int64_t shape[EM_MAX_DIMS];
+    int64_t *leaf_strides; /* n_leaves x EM_MAX_DIMS */
+    int64_t out_strides[EM_MAX_DIMS];
+    bool reduced[EM_MAX_DIMS];
+    LLVMValueRef *values; /* per node, while the body is emitted */
+} group;
+
+static bool in_group(const em__jit_ctx *c, const group *gr, int node)
+{
+    return c->s->role[node] == EM__ROLE_FUSED && c->s->run_at[node] == gr->root;
+}
+
+static void add_leaf(group *gr, int node)
+{
+    for (int k = 0; k < gr->n_leaves; k++)
+        if (gr->leaves[k] == node)
+            return;
+    gr->leaves[gr->n_leaves++] = node;
+}
+
+/* Fills the members, the leaves and the merged loop dimensions. */
+static bool group_make(em__jit_ctx *c, group *gr, int root)
+{
+    const em__graph *g = c->g;
+    const em__node *rn = &g->nodes[root];
+    bool reduce = c->s->role[root] == EM__ROLE_REDUCE;
+    *gr = (group){.root = root};
+    int cap = 0;
+    for (int j = 0; j <= root; j++)
+        if (in_group(c, gr, j) || j == root)
+            cap += g->nodes[j].n_in + 1;
+    gr->members = calloc((size_t)cap + 1, sizeof(int));
+    gr->leaves = calloc((size_t)cap + 1, sizeof(int));
+    gr->leaf_strides = calloc((size_t)cap + 1, sizeof(int64_t) * EM_MAX_DIMS);
+    gr->values = calloc((size_t)g->len + 1, sizeof(LLVMValueRef));
+    if (!gr->members || !gr->leaves || !gr->leaf_strides || !gr->values)
+        return false;
+    for (int j = 0; j <= root; j++) {
+        if (!in_group(c, gr, j) && !(j == root && !reduce))
+            continue;
+        gr->members[gr->n_members++] = j;
+        for (int k = 0; k < g->nodes[j].n_in; k++)
+            if (!in_group(c, gr, g->nodes[j].inputs[k]))
+                add_leaf(gr, g->nodes[j].inputs[k]);
+    }
+    if (reduce && !in_group(c, gr, rn->inputs[0]))
+        add_leaf(gr, rn->inputs[0]);
+
+    /* Strides over the full loop shape, then merged. */
+    const em__type *shape = reduce ? &g->nodes[rn->inputs[0]].type : &rn->type;
+    int nd = shape->ndim;
+    int64_t full[EM_MAX_DIMS + 1][EM_MAX_DIMS];
+    bool reduced[EM_MAX_DIMS] = {0};
+    if (reduce) {
+        for (int d = 0; d < nd; d++)
+            reduced[d] = rn->attrs.naxes == 0;
+        for (int a = 0; a < rn->attrs.naxes; a++)
+            reduced[rn->attrs.axes[a]] = true;
+        int64_t stride = 1;
+        for (int d = nd - 1; d >= 0; d--) {
+            full[0][d] = reduced[d] ? 0 : stride;
+            stride *= reduced[d] ? 1 : shape->shape[d];
+        }
+    } else {
+        em__strides(shape, full[0]);
+    }
+    int64_t *strides =
+        calloc((size_t)gr->n_leaves + 1, sizeof(int64_t) * EM_MAX_DIMS);
+    if (!strides)
+        return false;
+    for (int k = 0; k < gr->n_leaves; k++)
+        em__broadcast_strides(&g->nodes[gr->leaves[k]].type, shape,
+                              strides + (size_t)k * EM_MAX_DIMS);
+
+    /* Walk from the innermost dimension out, dropping size-1 dimensions and
+     * merging a dimension into the one inside it when every operand steps
+     * through both as one run. */
+    int m = 0; /* merged dims, collected innermost first */
+    int64_t mshape[EM_MAX_DIMS], mout[EM_MAX_DIMS];
+    bool mred[EM_MAX_DIMS];
+    for (int d = nd - 1; d >= 0; d--) {
+        int64_t size = shape->shape[d];
+        if (size == 1)
+            continue;
+        bool merge = m > 0 && mred[m - 1] == reduced[d] &&
+                     full[0][d] == mout[m - 1] * mshape[m - 1];
+        for (int k = 0; k < gr->n_leaves && merge; k++) {
+            int64_t *ls = strides + (size_t)k * EM_MAX_DIMS;
+            int64_t *ms = gr->leaf_strides + (size_t)k * EM_MAX_DIMS;
+            merge = ls[d] == ms[m - 1] * mshape[m - 1];
+        }
+        if (merge) {
+            mshape[m - 1] *= size;
+            continue;
+        }
+        mshape[m] = size;
+        mout[m] = full[0][d];
+        mred[m] = reduced[d];
+        for (int k = 0; k < gr->n_leaves; k++)
+            gr->leaf_strides[(size_t)k * EM_MAX_DIMS + m] =
+                strides[(size_t)k * EM_MAX_DIMS + d];
+        m++;
+    }
+    free(strides);
+    if (m == 0) { /* one element */
+        mshape[0] = 1;
+        mout[0] = 0;
+        mred[0] = reduce;
+        for (int k = 0; k < gr->n_leaves; k++)
+            gr->leaf_strides[(size_t)k * EM_MAX_DIMS] = 0;
+        m = 1;
+    }
+    /* Outermost first from here on. */
+    gr->ndim = m;
+    for (int d = 0; d < m; d++) {
+        gr->shape[d] = mshape[m - 1 - d];
+        gr->out_strides[d] = mout[m - 1 - d];
+        gr->reduced[d] = mred[m - 1 - d];
+    }
+    for (int k = 0; k < gr->n_leaves; k++) {
+        int64_t *ls = gr->leaf_strides + (size_t)k * EM_MAX_DIMS;
+        int64_t tmp[EM_MAX_DIMS];
+        for (int d = 0; d < m; d++)
+            tmp[d] = ls[m - 1 - d];
+        memcpy(ls, tmp, sizeof(int64_t) * (size_t)m);
+    }
+    return true;
+}
+
+static void group_free(group *gr)
+{
+    free(gr->members);
+    free(gr->leaves);
+    free(gr->leaf_strides);
+    free(gr->values);
+}
+
+/* sum(index[d] * strides[d]) as an element offset. */
+static LLVMValueRef offset_of(em__jit_ctx *c, const group *gr,
+                              LLVMValueRef *index, const int64_t *strides)
+{
+    LLVMValueRef off = LLVMConstInt(c->i64, 0, 0);
+    for (int d = 0; d < gr->ndim; d++) {
+        if (strides[d] == 0)
+            continue;
+        LLVMValueRef term =
+            strides[d] == 1
+                ? index[d]
+                : LLVMBuildNSWMul(c->b, index[d],
+                                  LLVMConstInt(c->i64, (uint64_t)strides[d], 0),
+                                  "");
+        off = LLVMBuildNSWAdd(c->b, off, term, "");
+    }
+    return off;
+}
+
+static LLVMValueRef element_pointer(em__jit_ctx *c, em_dtype dtype,
+                                    LLVMValueRef base, LLVMValueRef off)
+{
+    return LLVMBuildInBoundsGEP2(c->b, em__jit_type(c, dtype), base, &off, 1,
+                                 "");
+}
+
+static LLVMValueRef load_element(em__jit_ctx *c, em_dtype dtype,
+                                 LLVMValueRef base, LLVMValueRef off)
+{
+    LLVMValueRef v = LLVMBuildLoad2(c->b, em__jit_type(c, dtype),
+                                    element_pointer(c, dtype, base, off), "");
+    if (dtype == EM_BOOL) /* any non-zero byte is true */
+        v = LLVMBuildZExt(
+            c->b,
+            LLVMBuildICmp(c->b, LLVMIntNE, v, LLVMConstInt(c->i8, 0, 0), ""),
+            c->i8, "");
+    return v;
+}
+
+/* Emits the members' values at this loop index; returns the root's value
+ * (for a reduction, the reduced input's). */
+static LLVMValueRef group_body(em__jit_ctx *c, group *gr, LLVMValueRef *index)
+{
+    const em__graph *g = c->g;
+    for (int k = 0; k < gr->n_leaves; k++) {
+        int leaf = gr->leaves[k];
+        LLVMValueRef off =
+            offset_of(c, gr, index, gr->leaf_strides + (size_t)k * EM_MAX_DIMS);
+        gr->values[leaf] =
+            load_element(c, g->nodes[leaf].type.dtype, c->node_ptr[leaf], off);
+    }
+    for (int k = 0; k < gr->n_members; k++) {
+        const em__node *node = &g->nodes[gr->members[k]];
+        LLVMValueRef in[8];
+        em_dtype dts[8];
+        for (int j = 0; j < node->n_in && j < 8; j++) {
+            in[j] = gr->values[node->inputs[j]];
+            dts[j] = g->nodes[node->inputs[j]].type.dtype;
+        }
+        gr->values[gr->members[k]] =
+            em__jit_ops[node->op].scalar(c, node, dts, in);
+    }
+    const em__node *rn = &g->nodes[gr->root];
+    if (c->s->role[gr->root] == EM__ROLE_REDUCE)
+        return gr->values[rn->inputs[0]];
+    return gr->values[gr->root];
+}
+
+/* Where a loop root stores: an update's variable, else its own buffer. */
+static LLVMValueRef store_base(em__jit_ctx *c, int root)
+{
+    const em__node *node = &c->g->nodes[root];
+    if (em__jit_ops[node->op].lowering == EM__LOWER_ASSIGN)
+        return c->node_ptr[node->inputs[0]];
+    return c->node_ptr[root];
+}
+
+/* Elementwise and assign roots: out[i] = f(leaves at i). */
+static void emit_loop_nest(em__jit_ctx *c, group *gr, int d,
+                           LLVMValueRef *index)
+{
+    if (d == gr->ndim) {
+        LLVMValueRef v = group_body(c, gr, index);
+        em_dtype dt = c->g->nodes[gr->root].type.dtype;
+        LLVMValueRef off = offset_of(c, gr, index, gr->out_strides);
+        LLVMBuildStore(c->b, v,
+                       element_pointer(c, dt, store_base(c, gr->root), off));
+        return;
+    }
+    loop l;
+    loop_open(c, &l, gr->shape[d], NULL);
+    index[d] = l.index;
+    emit_loop_nest(c, gr, d + 1, index);
+    loop_close(c, &l, NULL);
+}
+
+/* ---- reductions -----------------------------------------------------------*/
+
+/* sum: acc + x; max, min: x when it wins or is NaN (NaN propagates). */
+static LLVMValueRef combine(em__jit_ctx *c, em__op op, LLVMValueRef acc,
+                            LLVMValueRef x, bool reassociate)
+{
+    if (op == EM_OP_SUM) {
+        LLVMValueRef r = LLVMBuildFAdd(c->b, acc, x, "");
+        if (reassociate)
+            LLVMSetFastMathFlags(r, LLVMFastMathAllowReassoc);
+        return r;
+    }
+    LLVMRealPredicate p = op == EM_OP_MAX ? LLVMRealOGT : LLVMRealOLT;
+    LLVMValueRef wins =
+        LLVMBuildOr(c->b, LLVMBuildFCmp(c->b, p, x, acc, ""),
+                    LLVMBuildFCmp(c->b, LLVMRealUNO, x, x, ""), "");
+    return LLVMBuildSelect(c->b, wins, x, acc, "");
+}
+
+static double identity_of(em__op op)
+{
+    return op == EM_OP_SUM ? 0.0 : op == EM_OP_MAX ? -HUGE_VAL : HUGE_VAL;
+}
+
+/* The reduction's nest. Along an innermost reduced dimension the value is
+ * carried in a register (float32 sums in float64, reassociated so that the
+ * loop vectorises) and combined into out once per row. */
+static void emit_reduce_nest(em__jit_ctx *c, group *gr, int d,
+                             LLVMValueRef *index, bool direct_store)
+{
+    const em__node *rn = &c->g->nodes[gr->root];
+    em_dtype dt = rn->type.dtype;
+    LLVMTypeRef acc_type = rn->op == EM_OP_SUM ? c->f64 : em__jit_type(c, dt);
+    em_dtype acc_dt = rn->op == EM_OP_SUM ? EM_FLOAT64 : dt;
+    LLVMValueRef out = c->node_ptr[gr->root];
+
+    if (d == gr->ndim - 1 && gr->reduced[d]) {
+        loop l;
+        loop_open(c, &l, gr->shape[d],
+                  LLVMConstReal(acc_type, identity_of(rn->op)));
+        index[d] = l.index;
+        LLVMValueRef x =
+            em__jit_convert(c, group_body(c, gr, index), dt, acc_dt);
+        loop_close(c, &l, combine(c, rn->op, l.acc, x, true));
+        index[d] = LLVMConstInt(c->i64, 0, 0);
+        LLVMValueRef p = element_pointer(
+            c, dt, out, offset_of(c, gr, index, gr->out_strides));
+        LLVMValueRef total = l.acc;
+        if (!direct_store) {
+            LLVMValueRef old = em__jit_convert(
+                c, LLVMBuildLoad2(c->b, em__jit_type(c, dt), p, ""), dt,
+                acc_dt);
+            total = combine(c, rn->op, old, total, false);
+        }
+        LLVMBuildStore(c->b, em__jit_convert(c, total, acc_dt, dt), p);
+        return;
+    }
+    if (d == gr->ndim) {
+        LLVMValueRef x = group_body(c, gr, index);
+        LLVMValueRef p = element_pointer(
+            c, dt, out, offset_of(c, gr, index, gr->out_strides));
+        LLVMValueRef old = LLVMBuildLoad2(c->b, em__jit_type(c, dt), p, "");
+        LLVMBuildStore(c->b, combine(c, rn->op, old, x, false), p);
+        return;
+    }
+    loop l;
+    loop_open(c, &l, gr->shape[d], NULL);
+    index[d] = l.index;
+    emit_reduce_nest(c, gr, d + 1, index, direct_store);
+    loop_close(c, &l, NULL);
+}
+
+static void emit_reduce(em__jit_ctx *c, group *gr)
+{
+    const em__node *rn = &c->g->nodes[gr->root];
+    em_dtype dt = rn->type.dtype;
+    int n_reduced = 0;
+    for (int d = 0; d < gr->ndim; d++)
+        n_reduced += gr->reduced[d] && gr->shape[d] > 1;
+    int64_t loop_size = 1;
+    for (int d = 0; d < gr->ndim; d++)
+        loop_size *= gr->shape[d];
+    /* One reduced run, innermost: each output element is written once. */
+    bool direct = loop_size > 0 && n_reduced <= 1 && gr->reduced[gr->ndim - 1];
+    if (!direct) {
+        loop l;
+        loop_open(c, &l, rn->type.ndim == 0 ? 1 : em__type_size(&rn->type),
+                  NULL);
+        LLVMBuildStore(c->b, em__jit_const(c, dt, identity_of(rn->op)),
+                       element_pointer(c, dt, c->node_ptr[gr->root], l.index));
+        loop_close(c, &l, NULL);
+    }
+    if (loop_size == 0)
+        return;
+    LLVMValueRef index[EM_MAX_DIMS];
+    emit_reduce_nest(c, gr, 0, index, direct);
+}
+
+/* ---- nodes ----------------------------------------------------------------*/
+
+static bool emit_group(em__jit_ctx *c, int root)
+{
+    group gr;
+    bool ok = group_make(c, &gr, root);
+    if (ok) {
+        LLVMValueRef index[EM_MAX_DIMS];
+        int64_t size = 1;
+        for (int d = 0; d < gr.ndim; d++)
+            size *= gr.shape[d];
+        if (c->s->role[root] == EM__ROLE_REDUCE)
+            emit_reduce(c, &gr);
+        else if (size > 0)
+            emit_loop_nest(c, &gr, 0, index);
+    }
+    group_free(&gr);
+    return ok;
+}
+
+static void emit_matmul(em__jit_ctx *c, int i)
+{
+    const em__node *node = &c->g->nodes[i];
+    const em__type *a = &c->g->nodes[node->inputs[0]].type;
+    const em__type *b = &c->g->nodes[node->inputs[1]].type;
+    bool ta = node->attrs.transpose_a, tb = node->attrs.transpose_b;
+    int64_t m = ta ? a->shape[1] : a->shape[0];
+    int64_t k = ta ? a->shape[0] : a->shape[1];
+    int64_t n = tb ? b->shape[0] : b->shape[1];
+    LLVMTypeRef i32 = c->i32, i64 = c->i64, p = c->ptr;
+    LLVMTypeRef params[] = {i32, i32, i32, i64, i64, i64, p, i64, p, i64, p};
+    LLVMTypeRef type =
+        LLVMFunctionType(LLVMVoidTypeInContext(c->llvm), params, 11, 0);
+    LLVMValueRef args[] = {
+        LLVMConstInt(i32, (uint64_t)node->type.dtype, 0),
+        LLVMConstInt(i32, ta, 0),
+        LLVMConstInt(i32, tb, 0),
+        LLVMConstInt(i64, (uint64_t)m, 0),
+        LLVMConstInt(i64, (uint64_t)n, 0),
+        LLVMConstInt(i64, (uint64_t)k, 0),
+        c->node_ptr[node->inputs[0]],
+        LLVMConstInt(i64, (uint64_t)a->shape[1], 0),
+        c->node_ptr[node->inputs[1]],
+        LLVMConstInt(i64, (uint64_t)b->shape[1], 0),
+        c->node_ptr[i],
+    };
+    em__jit_call(c, (void (*)(void))call_gemm, type, args, 11);
+}
+
+static void emit_kernel(em__jit_ctx *c, int i)
+{
+    LLVMTypeRef type =
+        LLVMFunctionType(c->i32, (LLVMTypeRef[]){c->ptr, c->i32}, 2, 0);
+    LLVMValueRef ok = em__jit_call(
+        c, (void (*)(void))call_kernel, type,
+        (LLVMValueRef[]){c->plan, LLVMConstInt(c->i32, (uint64_t)i, 0)}, 2);
+    LLVMBasicBlockRef next =
+        LLVMAppendBasicBlockInContext(c->llvm, c->entry, "next");
+    LLVMValueRef failed =
+        LLVMBuildICmp(c->b, LLVMIntEQ, ok, LLVMConstInt(c->i32, 0, 0), "");
+    LLVMBuildCondBr(c->b, failed, c->error_exit, next);
+    LLVMPositionBuilderAtEnd(c->b, next);
+}
+
+static void add_string_attribute(em__jit_ctx *c, const char *key,
+                                 const char *value)
+{
+    LLVMAttributeRef a = LLVMCreateStringAttribute(
+        c->llvm, key, (unsigned)strlen(key), value, (unsigned)strlen(value));
+    LLVMAddAttributeAtIndex(c->entry, LLVMAttributeFunctionIndex, a);
+}
+
+/* The entry function's signature, attributes and first blocks. */
+static void begin_entry(em__jit_ctx *c, const char *name,
+                        LLVMTargetMachineRef tm)
+{
+    LLVMTypeRef type =
+        LLVMFunctionType(c->i32, (LLVMTypeRef[]){c->ptr, c->ptr}, 2, 0);
+    c->entry = LLVMAddFunction(c->module, name, type);
+    c->data = LLVMGetParam(c->entry, 0);
+    c->plan = LLVMGetParam(c->entry, 1);
+
+    char *cpu = LLVMGetTargetMachineCPU(tm);
+    char *features = LLVMGetTargetMachineFeatureString(tm);
+    add_string_attribute(c, "target-cpu", cpu);
+    add_string_attribute(c, "target-features", features);
+    /* Tuning for some AVX-512 CPUs prefers 256-bit vectors; these loops are
+     * long and regular, so ask for the full width. */
+    if (strstr(features, "+avx512f"))
+        add_string_attribute(c, "prefer-vector-width", "512");
+    LLVMDisposeMessage(cpu);
+    LLVMDisposeMessage(features);
+    unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+    LLVMAddAttributeAtIndex(c->entry, LLVMAttributeFunctionIndex,
+                            LLVMCreateEnumAttribute(c->llvm, nounwind, 0));
+
+    LLVMBasicBlockRef start =
+        LLVMAppendBasicBlockInContext(c->llvm, c->entry, "start");
+    c->error_exit = LLVMAppendBasicBlockInContext(c->llvm, c->entry, "failed");
+    LLVMPositionBuilderAtEnd(c->b, c->error_exit);
+    LLVMBuildRet(c->b, LLVMConstInt(c->i32, 1, 0));
+    LLVMPositionBuilderAtEnd(c->b, start);
+
+    /* Every buffer the code touches, loaded once. */
+    for (int i = 0; i < c->g->len; i++) {
+        if (c->s->role[i] == EM__ROLE_FUSED)
+            continue;
+        LLVMValueRef at = LLVMConstInt(c->i64, (uint64_t)i, 0);
+        LLVMValueRef slot =
+            LLVMBuildInBoundsGEP2(c->b, c->ptr, c->data, &at, 1, "");
+        c->node_ptr[i] = LLVMBuildLoad2(c->b, c->ptr, slot, "");
+    }
+}
+
+LLVMModuleRef em__jit_lower(LLVMContextRef llvm, const em__graph *g,
+                            const em__jit_schedule *s, const char *name,
+                            LLVMTargetMachineRef tm)
+{
+    em__jit_ctx c = {.llvm = llvm, .g = g, .s = s};
+    c.module = LLVMModuleCreateWithNameInContext(name, llvm);
+    c.b = LLVMCreateBuilderInContext(llvm);
+    c.node_ptr = calloc((size_t)g->len + 1, sizeof *c.node_ptr);
+    if (!c.node_ptr) {
+        LLVMDisposeBuilder(c.b);
+        LLVMDisposeModule(c.module);
+        em__error("jit: out of memory building '%s'", g->name);
+        return NULL;
+    }
+    char *triple = LLVMGetTargetMachineTriple(tm);
+    LLVMSetTarget(c.module, triple);
+    LLVMDisposeMessage(triple);
+    LLVMTargetDataRef layout = LLVMCreateTargetDataLayout(tm);
+    char *layout_text = LLVMCopyStringRepOfTargetData(layout);
+    LLVMSetDataLayout(c.module, layout_text);
+    LLVMDisposeMessage(layout_text);
+    LLVMDisposeTargetData(layout);
+
+    c.i1 = LLVMInt1TypeInContext(llvm);
+    c.i8 = LLVMInt8TypeInContext(llvm);
+    c.i32 = LLVMInt32TypeInContext(llvm);
+    c.i64 = LLVMInt64TypeInContext(llvm);
+    c.f32 = LLVMFloatTypeInContext(llvm);
+    c.f64 = LLVMDoubleTypeInContext(llvm);
+    c.ptr = LLVMPointerTypeInContext(llvm, 0);
+    begin_entry(&c, name, tm);
+
+    bool ok = true;
+    for (int i = 0; i < g->len && ok; i++) {
+        switch (s->role[i]) {
+        case EM__ROLE_LOOP:
+        case EM__ROLE_REDUCE:
+            ok = emit_group(&c, i);
+            break;
+        case EM__ROLE_MATMUL:
+            emit_matmul(&c, i);
+            break;
+        case EM__ROLE_KERNEL:
+            emit_kernel(&c, i);
+            break;
+        default: /* sources, views, fused nodes: no code of their own */
+            break;
+        }
+    }
+    LLVMBuildRet(c.b, LLVMConstInt(c.i32, 0, 0));
+    LLVMDisposeBuilder(c.b);
+    free(c.node_ptr);
+
+    char *problem = NULL;
+    if (!ok || LLVMVerifyModule(c.module, LLVMReturnStatusAction, &problem)) {
+        em__log(EM_LOG_WARN,
+                "jit: invalid code for '%s' (%s); it runs in the "
+                "graph executor",
+                g->name, problem ? problem : "out of memory");
+        LLVMDisposeMessage(problem);
+        LLVMDisposeModule(c.module);
+        return NULL;
+    }
+    LLVMDisposeMessage(problem);
+    return c.module;
+}

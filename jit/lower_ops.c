@@ -1,0 +1,508 @@
+/*
+ * jit/lower_ops.c - the JIT's column of the op table: how each op is
+ * lowered, and for elementwise ops the IR of one element.
+ *
+ * Every element function computes what the CPU kernel computes, in the
+ * same precision: float32 exp, log, tanh, sigmoid, expm1 and log1p come
+ * from jit/vmath.c (vectorisable, within a few ulp of the kernels'
+ * correctly rounded double maths); the rarer sin, cos, erf, erfc and pow
+ * call the C library in double, as the kernels do.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "jit_internal.h"
+#include "vmath.h"
+
+/* ---- element helpers ------------------------------------------------------*/
+
+LLVMTypeRef em__jit_type(em__jit_ctx *c, em_dtype dtype)
+{
+    switch (dtype) {
+    case EM_INT32:
+        return c->i32;
+    case EM_INT64:
+        return c->i64;
+    case EM_FLOAT32:
+        return c->f32;
+    case EM_FLOAT64:
+        return c->f64;
+    default:
+        return c->i8; /* bool and uint8 */
+    }
+}
+
+LLVMValueRef em__jit_const(em__jit_ctx *c, em_dtype dtype, double v)
+{
+    LLVMTypeRef t = em__jit_type(c, dtype);
+    if (em_dtype_is_float(dtype))
+        return LLVMConstReal(t, v);
+    return LLVMConstInt(t, (unsigned long long)(int64_t)v, 1);
+}
+
+LLVMValueRef em__jit_call(em__jit_ctx *c, void (*fn)(void), LLVMTypeRef type,
+                          LLVMValueRef *args, unsigned n)
+{
+    LLVMValueRef address =
+        LLVMConstInt(c->i64, (unsigned long long)(uintptr_t)fn, 0);
+    LLVMValueRef callee = LLVMConstIntToPtr(address, c->ptr);
+    return LLVMBuildCall2(c->b, type, callee, args, n, "");
+}
+
+/* A call to a pure C maths function of doubles, in the element's type. */
+static LLVMValueRef libm1(em__jit_ctx *c, double (*fn)(double), em_dtype dt,
+                          LLVMValueRef x)
+{
+    LLVMTypeRef type = LLVMFunctionType(c->f64, (LLVMTypeRef[]){c->f64}, 1, 0);
+    if (dt == EM_FLOAT32)
+        x = LLVMBuildFPExt(c->b, x, c->f64, "");
+    LLVMValueRef r = em__jit_call(c, (void (*)(void))fn, type, &x, 1);
+    unsigned kind = LLVMGetEnumAttributeKindForName("memory", 6);
+    LLVMAddCallSiteAttribute(r, LLVMAttributeFunctionIndex,
+                             LLVMCreateEnumAttribute(c->llvm, kind, 0));
+    return dt == EM_FLOAT32 ? LLVMBuildFPTrunc(c->b, r, c->f32, "") : r;
+}
+
+static LLVMValueRef libm2(em__jit_ctx *c, double (*fn)(double, double),
+                          em_dtype dt, LLVMValueRef x, LLVMValueRef y)
+{
+    LLVMTypeRef type =
+        LLVMFunctionType(c->f64, (LLVMTypeRef[]){c->f64, c->f64}, 2, 0);
+    if (dt == EM_FLOAT32) {
+        x = LLVMBuildFPExt(c->b, x, c->f64, "");
+        y = LLVMBuildFPExt(c->b, y, c->f64, "");
+    }
+    LLVMValueRef r =
+        em__jit_call(c, (void (*)(void))fn, type, (LLVMValueRef[]){x, y}, 2);
+    unsigned kind = LLVMGetEnumAttributeKindForName("memory", 6);
+    LLVMAddCallSiteAttribute(r, LLVMAttributeFunctionIndex,
+                             LLVMCreateEnumAttribute(c->llvm, kind, 0));
+    return dt == EM_FLOAT32 ? LLVMBuildFPTrunc(c->b, r, c->f32, "") : r;
+}
+
+static LLVMValueRef intrinsic1(em__jit_ctx *c, const char *name, LLVMValueRef x)
+{
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMTypeRef t = LLVMTypeOf(x);
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(c->module, id, &t, 1);
+    LLVMTypeRef type = LLVMIntrinsicGetType(c->llvm, id, &t, 1);
+    return LLVMBuildCall2(c->b, type, fn, &x, 1, "");
+}
+
+static LLVMValueRef intrinsic2(em__jit_ctx *c, const char *name, LLVMValueRef x,
+                               LLVMValueRef y)
+{
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMTypeRef t = LLVMTypeOf(x);
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(c->module, id, &t, 1);
+    LLVMTypeRef type = LLVMIntrinsicGetType(c->llvm, id, &t, 1);
+    return LLVMBuildCall2(c->b, type, fn, (LLVMValueRef[]){x, y}, 2, "");
+}
+
+static LLVMValueRef fcmp(em__jit_ctx *c, LLVMRealPredicate p, LLVMValueRef a,
+                         LLVMValueRef b)
+{
+    return LLVMBuildFCmp(c->b, p, a, b, "");
+}
+
+static LLVMValueRef is_nan(em__jit_ctx *c, LLVMValueRef x)
+{
+    return fcmp(c, LLVMRealUNO, x, x);
+}
+
+/* An i1 as a bool element (i8 0 or 1). */
+static LLVMValueRef bool_element(em__jit_ctx *c, LLVMValueRef bit)
+{
+    return LLVMBuildZExt(c->b, bit, c->i8, "");
+}
+
+/* True where an element of any dtype is non-zero (NaN counts). */
+static LLVMValueRef nonzero(em__jit_ctx *c, em_dtype dt, LLVMValueRef x)
+{
+    if (em_dtype_is_float(dt))
+        return fcmp(c, LLVMRealUNE, x, em__jit_const(c, dt, 0));
+    return LLVMBuildICmp(c->b, LLVMIntNE, x, em__jit_const(c, dt, 0), "");
+}
+
+/* The value of an element of an integer dtype as int64. */
+static LLVMValueRef to_i64(em__jit_ctx *c, em_dtype dt, LLVMValueRef x)
+{
+    if (dt == EM_INT64)
+        return x;
+    if (dt == EM_INT32)
+        return LLVMBuildSExt(c->b, x, c->i64, "");
+    return LLVMBuildZExt(c->b, x, c->i64, "");
+}
+
+/* double -> integer dtype as em__store_f64 does: truncation toward zero,
+ * NaN and out-of-range values give 0. */
+static LLVMValueRef f64_to_int(em__jit_ctx *c, LLVMValueRef v, em_dtype to)
+{
+    double lo = to == EM_UINT8 ? 0 : to == EM_INT32 ? -2147483648.0 : -9.2e18;
+    double hi = to == EM_UINT8 ? 255 : to == EM_INT32 ? 2147483647.0 : 9.2e18;
+    LLVMValueRef in_range =
+        LLVMBuildAnd(c->b, fcmp(c, LLVMRealOGE, v, LLVMConstReal(c->f64, lo)),
+                     fcmp(c, LLVMRealOLE, v, LLVMConstReal(c->f64, hi)), "");
+    /* fptosi of NaN or out of range is poison: convert a safe value. */
+    LLVMValueRef safe =
+        LLVMBuildSelect(c->b, in_range, v, LLVMConstReal(c->f64, 0), "");
+    LLVMValueRef i = LLVMBuildFPToSI(c->b, safe, c->i64, "");
+    return LLVMBuildTrunc(c->b, i, em__jit_type(c, to), "");
+}
+
+LLVMValueRef em__jit_convert(em__jit_ctx *c, LLVMValueRef v, em_dtype from,
+                             em_dtype to)
+{
+    if (from == to)
+        return v;
+    if (to == EM_BOOL)
+        return bool_element(c, nonzero(c, from, v));
+    bool float_from = em_dtype_is_float(from), float_to = em_dtype_is_float(to);
+    if (!float_from && !float_to)
+        return LLVMBuildTrunc(c->b, to_i64(c, from, v), em__jit_type(c, to),
+                              "");
+    if (float_from && float_to)
+        return to == EM_FLOAT64 ? LLVMBuildFPExt(c->b, v, c->f64, "")
+                                : LLVMBuildFPTrunc(c->b, v, c->f32, "");
+    /* Integer <-> float goes through double, as em__convert does. */
+    if (float_to) {
+        LLVMValueRef d = from == EM_INT32 || from == EM_INT64
+                             ? LLVMBuildSIToFP(c->b, v, c->f64, "")
+                             : LLVMBuildUIToFP(c->b, v, c->f64, "");
+        return to == EM_FLOAT32 ? LLVMBuildFPTrunc(c->b, d, c->f32, "") : d;
+    }
+    if (from == EM_FLOAT32)
+        v = LLVMBuildFPExt(c->b, v, c->f64, "");
+    return f64_to_int(c, v, to);
+}
+
+/* ---- element functions ----------------------------------------------------
+ * x, a, b: the inputs; dt: input 0's dtype (also the output's, except for
+ * comparisons and casts). */
+
+#define ELEMENT(name)                                                          \
+    static LLVMValueRef name(em__jit_ctx *c, const em__node *node,             \
+                             const em_dtype *dts, LLVMValueRef *in)
+
+#define X in[0]
+#define DT dts[0]
+#define K(v) em__jit_const(c, DT, (v))
+#define B c->b
+
+ELEMENT(el_neg)
+{
+    return LLVMBuildFNeg(B, X, "");
+}
+ELEMENT(el_abs)
+{
+    return intrinsic1(c, "llvm.fabs", X);
+}
+ELEMENT(el_sign)
+{
+    LLVMValueRef neg =
+        LLVMBuildSelect(B, fcmp(c, LLVMRealOLT, X, K(0)), K(-1), X, "");
+    return LLVMBuildSelect(B, fcmp(c, LLVMRealOGT, X, K(0)), K(1), neg, "");
+}
+ELEMENT(el_exp)
+{
+    return DT == EM_FLOAT32 ? em__vmath_exp(B, X) : libm1(c, exp, DT, X);
+}
+ELEMENT(el_log)
+{
+    return DT == EM_FLOAT32 ? em__vmath_log(B, X) : libm1(c, log, DT, X);
+}
+ELEMENT(el_log1p)
+{
+    return DT == EM_FLOAT32 ? em__vmath_log1p(B, X) : libm1(c, log1p, DT, X);
+}
+ELEMENT(el_sqrt)
+{
+    return intrinsic1(c, "llvm.sqrt", X);
+}
+ELEMENT(el_rsqrt)
+{
+    return LLVMBuildFDiv(B, K(1), intrinsic1(c, "llvm.sqrt", X), "");
+}
+ELEMENT(el_square)
+{
+    return LLVMBuildFMul(B, X, X, "");
+}
+ELEMENT(el_reciprocal)
+{
+    return LLVMBuildFDiv(B, K(1), X, "");
+}
+ELEMENT(el_sin)
+{
+    return libm1(c, sin, DT, X);
+}
+ELEMENT(el_cos)
+{
+    return libm1(c, cos, DT, X);
+}
+ELEMENT(el_erf)
+{
+    return libm1(c, erf, DT, X);
+}
+ELEMENT(el_tanh)
+{
+    return DT == EM_FLOAT32 ? em__vmath_tanh(B, X) : libm1(c, tanh, DT, X);
+}
+ELEMENT(el_sigmoid)
+{
+    if (DT == EM_FLOAT32)
+        return em__vmath_sigmoid(B, X);
+    /* exp of a non-positive number only, as the kernel does. */
+    LLVMValueRef e =
+        libm1(c, exp, DT, LLVMBuildFNeg(B, el_abs(c, node, dts, in), ""));
+    LLVMValueRef d = LLVMBuildFAdd(B, K(1), e, "");
+    LLVMValueRef pos = LLVMBuildFDiv(B, K(1), d, "");
+    LLVMValueRef neg = LLVMBuildFDiv(B, e, d, "");
+    return LLVMBuildSelect(B, fcmp(c, LLVMRealOGE, X, K(0)), pos, neg, "");
+}
+ELEMENT(el_relu)
+{
+    return LLVMBuildSelect(B, fcmp(c, LLVMRealOLT, X, K(0)), K(0), X, "");
+}
+ELEMENT(el_step)
+{
+    return LLVMBuildSelect(B, fcmp(c, LLVMRealOGT, X, K(0)), K(1), K(0), "");
+}
+ELEMENT(el_leaky_relu)
+{
+    LLVMValueRef scaled = LLVMBuildFMul(B, K(node->attrs.alpha), X, "");
+    return LLVMBuildSelect(B, fcmp(c, LLVMRealOGT, X, K(0)), X, scaled, "");
+}
+ELEMENT(el_elu)
+{
+    LLVMValueRef m =
+        DT == EM_FLOAT32 ? em__vmath_expm1(B, X) : libm1(c, expm1, DT, X);
+    LLVMValueRef scaled = LLVMBuildFMul(B, K(node->attrs.alpha), m, "");
+    return LLVMBuildSelect(B, fcmp(c, LLVMRealOGT, X, K(0)), X, scaled, "");
+}
+ELEMENT(el_gelu)
+{
+    /* 0.5 x erfc(-x / sqrt 2), the product taken in double as the kernel
+     * does. */
+    LLVMValueRef t = LLVMBuildFMul(B, LLVMBuildFNeg(B, X, ""),
+                                   K(0.70710678118654752440), "");
+    LLVMValueRef half_x = LLVMBuildFMul(B, K(0.5), X, "");
+    if (DT == EM_FLOAT32) {
+        t = LLVMBuildFPExt(B, t, c->f64, "");
+        half_x = LLVMBuildFPExt(B, half_x, c->f64, "");
+    }
+    LLVMValueRef e = libm1(c, erfc, EM_FLOAT64, t);
+    LLVMValueRef r = LLVMBuildFMul(B, half_x, e, "");
+    return DT == EM_FLOAT32 ? LLVMBuildFPTrunc(B, r, c->f32, "") : r;
+}
+ELEMENT(el_softplus)
+{
+    /* max(x, 0) + log1p(exp(-|x|)): exp never overflows. */
+    LLVMValueRef m = LLVMBuildFNeg(B, el_abs(c, node, dts, in), "");
+    LLVMValueRef l = DT == EM_FLOAT32
+                         ? em__vmath_log1p(B, em__vmath_exp(B, m))
+                         : libm1(c, log1p, DT, libm1(c, exp, DT, m));
+    return LLVMBuildFAdd(B, intrinsic2(c, "llvm.maxnum", X, K(0)), l, "");
+}
+ELEMENT(el_logical_not)
+{
+    return bool_element(c, LLVMBuildNot(B, nonzero(c, DT, X), ""));
+}
+
+ELEMENT(el_add)
+{
+    return LLVMBuildFAdd(B, in[0], in[1], "");
+}
+ELEMENT(el_sub)
+{
+    return LLVMBuildFSub(B, in[0], in[1], "");
+}
+ELEMENT(el_mul)
+{
+    return LLVMBuildFMul(B, in[0], in[1], "");
+}
+ELEMENT(el_div)
+{
+    return LLVMBuildFDiv(B, in[0], in[1], "");
+}
+ELEMENT(el_pow)
+{
+    return libm2(c, pow, DT, in[0], in[1]);
+}
+/* NaN in either operand gives NaN, as the kernels do. */
+ELEMENT(el_maximum)
+{
+    LLVMValueRef pick = LLVMBuildOr(B, fcmp(c, LLVMRealOGT, in[0], in[1]),
+                                    is_nan(c, in[0]), "");
+    return LLVMBuildSelect(B, pick, in[0], in[1], "");
+}
+ELEMENT(el_minimum)
+{
+    LLVMValueRef pick = LLVMBuildOr(B, fcmp(c, LLVMRealOLT, in[0], in[1]),
+                                    is_nan(c, in[0]), "");
+    return LLVMBuildSelect(B, pick, in[0], in[1], "");
+}
+
+/* Comparisons of two elements of one dtype: ordered for floats (NaN
+ * compares false) except not_equal; signed for int32/int64. */
+static LLVMValueRef compare(em__jit_ctx *c, em_dtype dt, LLVMValueRef a,
+                            LLVMValueRef b, LLVMRealPredicate fp,
+                            LLVMIntPredicate sp, LLVMIntPredicate up)
+{
+    LLVMValueRef bit;
+    if (em_dtype_is_float(dt))
+        bit = fcmp(c, fp, a, b);
+    else
+        bit = LLVMBuildICmp(c->b, dt == EM_INT32 || dt == EM_INT64 ? sp : up, a,
+                            b, "");
+    return bool_element(c, bit);
+}
+#define COMPARE(name, FP, SP, UP)                                              \
+    ELEMENT(name)                                                              \
+    {                                                                          \
+        return compare(c, DT, in[0], in[1], FP, SP, UP);                       \
+    }
+COMPARE(el_equal, LLVMRealOEQ, LLVMIntEQ, LLVMIntEQ)
+COMPARE(el_not_equal, LLVMRealUNE, LLVMIntNE, LLVMIntNE)
+COMPARE(el_less, LLVMRealOLT, LLVMIntSLT, LLVMIntULT)
+COMPARE(el_less_equal, LLVMRealOLE, LLVMIntSLE, LLVMIntULE)
+COMPARE(el_greater, LLVMRealOGT, LLVMIntSGT, LLVMIntUGT)
+COMPARE(el_greater_equal, LLVMRealOGE, LLVMIntSGE, LLVMIntUGE)
+
+ELEMENT(el_logical_and)
+{
+    return bool_element(c, LLVMBuildAnd(B, nonzero(c, dts[0], in[0]),
+                                        nonzero(c, dts[1], in[1]), ""));
+}
+ELEMENT(el_logical_or)
+{
+    return bool_element(c, LLVMBuildOr(B, nonzero(c, dts[0], in[0]),
+                                       nonzero(c, dts[1], in[1]), ""));
+}
+ELEMENT(el_where)
+{
+    return LLVMBuildSelect(B, nonzero(c, dts[0], in[0]), in[1], in[2], "");
+}
+ELEMENT(el_cast)
+{
+    return em__jit_convert(c, X, DT, node->attrs.dtype);
+}
+ELEMENT(el_identity)
+{
+    return X;
+}
+
+/* In-place updates: in[0] is the variable's element, in[1] the value's
+ * (same dtype), in[2] the scale's. Products round to the variable's dtype
+ * first, as the kernels' float32 loops do. */
+ELEMENT(el_assign)
+{
+    return in[1];
+}
+ELEMENT(el_assign_add)
+{
+    return LLVMBuildFAdd(B, in[0], in[1], "");
+}
+ELEMENT(el_assign_sub)
+{
+    return LLVMBuildFSub(B, in[0], in[1], "");
+}
+ELEMENT(el_assign_scale_add)
+{
+    LLVMValueRef scaled = LLVMBuildFMul(B, K(node->attrs.alpha), in[0], "");
+    return LLVMBuildFAdd(B, scaled, in[1], "");
+}
+ELEMENT(el_assign_sub_scaled)
+{
+    LLVMValueRef s = em__jit_convert(c, in[2], dts[2], DT);
+    return LLVMBuildFSub(B, in[0], LLVMBuildFMul(B, s, in[1], ""), "");
+}
+
+#undef X
+#undef DT
+#undef K
+#undef B
+
+/* ---- the table ------------------------------------------------------------*/
+
+#define FLOATS EM__JIT_FLOATS
+#define ALL EM__JIT_ALL_DTYPES
+#define EW(fn, dtypes)                                                         \
+    {                                                                          \
+        EM__LOWER_ELEMENTWISE, fn, dtypes                                      \
+    }
+#define ASSIGN(fn)                                                             \
+    {                                                                          \
+        EM__LOWER_ASSIGN, fn, FLOATS                                           \
+    }
+#define NUMBERS                                                                \
+    (FLOATS | (1u << EM_UINT8) | (1u << EM_INT32) | (1u << EM_INT64))
+
+const em__jit_op em__jit_ops[EM_OP_COUNT] = {
+    [EM_OP_NEG] = EW(el_neg, FLOATS),
+    [EM_OP_ABS] = EW(el_abs, FLOATS),
+    [EM_OP_SIGN] = EW(el_sign, FLOATS),
+    [EM_OP_EXP] = EW(el_exp, FLOATS),
+    [EM_OP_LOG] = EW(el_log, FLOATS),
+    [EM_OP_LOG1P] = EW(el_log1p, FLOATS),
+    [EM_OP_SQRT] = EW(el_sqrt, FLOATS),
+    [EM_OP_RSQRT] = EW(el_rsqrt, FLOATS),
+    [EM_OP_SQUARE] = EW(el_square, FLOATS),
+    [EM_OP_RECIPROCAL] = EW(el_reciprocal, FLOATS),
+    [EM_OP_SIN] = EW(el_sin, FLOATS),
+    [EM_OP_COS] = EW(el_cos, FLOATS),
+    [EM_OP_TANH] = EW(el_tanh, FLOATS),
+    [EM_OP_SIGMOID] = EW(el_sigmoid, FLOATS),
+    [EM_OP_RELU] = EW(el_relu, FLOATS),
+    [EM_OP_LEAKY_RELU] = EW(el_leaky_relu, FLOATS),
+    [EM_OP_ELU] = EW(el_elu, FLOATS),
+    [EM_OP_GELU] = EW(el_gelu, FLOATS),
+    [EM_OP_SOFTPLUS] = EW(el_softplus, FLOATS),
+    [EM_OP_ERF] = EW(el_erf, FLOATS),
+    [EM_OP_STEP] = EW(el_step, FLOATS),
+    [EM_OP_LOGICAL_NOT] = EW(el_logical_not, ALL),
+
+    [EM_OP_ADD] = EW(el_add, FLOATS),
+    [EM_OP_SUB] = EW(el_sub, FLOATS),
+    [EM_OP_MUL] = EW(el_mul, FLOATS),
+    [EM_OP_DIV] = EW(el_div, FLOATS),
+    [EM_OP_POW] = EW(el_pow, FLOATS),
+    [EM_OP_MAXIMUM] = EW(el_maximum, FLOATS),
+    [EM_OP_MINIMUM] = EW(el_minimum, FLOATS),
+    [EM_OP_EQUAL] = EW(el_equal, NUMBERS),
+    [EM_OP_NOT_EQUAL] = EW(el_not_equal, NUMBERS),
+    [EM_OP_LESS] = EW(el_less, NUMBERS),
+    [EM_OP_LESS_EQUAL] = EW(el_less_equal, NUMBERS),
+    [EM_OP_GREATER] = EW(el_greater, NUMBERS),
+    [EM_OP_GREATER_EQUAL] = EW(el_greater_equal, NUMBERS),
+    [EM_OP_LOGICAL_AND] = EW(el_logical_and, ALL),
+    [EM_OP_LOGICAL_OR] = EW(el_logical_or, ALL),
+    [EM_OP_WHERE] = EW(el_where, ALL),
+
+    [EM_OP_SUM] = {EM__LOWER_REDUCE, NULL, FLOATS},
+    [EM_OP_MAX] = {EM__LOWER_REDUCE, NULL, FLOATS},
+    [EM_OP_MIN] = {EM__LOWER_REDUCE, NULL, FLOATS},
+    [EM_OP_ARGMAX] = {EM__LOWER_KERNEL, NULL, 0},
+    [EM_OP_ARGMIN] = {EM__LOWER_KERNEL, NULL, 0},
+
+    [EM_OP_MATMUL] = {EM__LOWER_MATMUL, NULL, FLOATS},
+
+    [EM_OP_RESHAPE] = {EM__LOWER_VIEW, NULL, 0},
+    [EM_OP_PERMUTE] = {EM__LOWER_KERNEL, NULL, 0},
+    [EM_OP_BROADCAST_TO] = EW(el_identity, ALL),
+    [EM_OP_CONCAT] = {EM__LOWER_KERNEL, NULL, 0},
+    [EM_OP_SLICE] = {EM__LOWER_KERNEL, NULL, 0},
+    [EM_OP_GATHER] = {EM__LOWER_KERNEL, NULL, 0},
+    [EM_OP_ONE_HOT] = {EM__LOWER_KERNEL, NULL, 0},
+    [EM_OP_CAST] = EW(el_cast, ALL),
+    [EM_OP_COPY] = EW(el_identity, ALL),
+    [EM_OP_STOP_GRADIENT] = EW(el_identity, ALL),
+
+    [EM_OP_SOFTMAX] = {EM__LOWER_KERNEL, NULL, 0},
+    [EM_OP_LOG_SOFTMAX] = {EM__LOWER_KERNEL, NULL, 0},
+
+    [EM_OP_ASSIGN] = ASSIGN(el_assign),
+    [EM_OP_ASSIGN_ADD] = ASSIGN(el_assign_add),
+    [EM_OP_ASSIGN_SUB] = ASSIGN(el_assign_sub),
+    [EM_OP_ASSIGN_SCALE_ADD] = ASSIGN(el_assign_scale_add),
+    [EM_OP_ASSIGN_SUB_SCALED] = ASSIGN(el_assign_sub_scaled),
+};

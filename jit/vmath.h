@@ -1,0 +1,31 @@
+/*
+ * jit/vmath.h - elementwise maths emitted as plain LLVM IR (arithmetic,
+ * bit casts, selects; no calls), so that the loop vectoriser widens it to
+ * whatever vector width the host has. Each function takes the builder and
+ * a float (float32) value, scalar or vector, and returns the result of the
+ * same type. Accuracy against the correctly rounded result, over the whole
+ * float range (checked by tests/test_jit_vmath.c):
+ *
+ *   exp      <= 2 ulp; overflow to +inf, underflow through subnormals to 0
+ *   log      <= 2 ulp; log(0) = -inf, log(x < 0) = NaN, log(inf) = inf
+ *   tanh     <= 3 ulp
+ *   sigmoid  <= 3 ulp where the result is normal
+ *   expm1    <= 3 ulp
+ *   log1p    <= 3 ulp
+ *
+ * NaN in gives NaN out. Nothing here sets fast-math flags: the polynomial
+ * evaluation order is part of the accuracy.
+ */
+#ifndef EMBER_JIT_VMATH_H
+#define EMBER_JIT_VMATH_H
+
+#include <llvm-c/Core.h>
+
+LLVMValueRef em__vmath_exp(LLVMBuilderRef b, LLVMValueRef x);
+LLVMValueRef em__vmath_log(LLVMBuilderRef b, LLVMValueRef x);
+LLVMValueRef em__vmath_tanh(LLVMBuilderRef b, LLVMValueRef x);
+LLVMValueRef em__vmath_sigmoid(LLVMBuilderRef b, LLVMValueRef x);
+LLVMValueRef em__vmath_expm1(LLVMBuilderRef b, LLVMValueRef x);
+LLVMValueRef em__vmath_log1p(LLVMBuilderRef b, LLVMValueRef x);
+
+#endif
