@@ -22,6 +22,7 @@
 #include "ember/control.h"
 #include "ember/checkpoint.h"
 #include "ember/graph_file.h"
+#include "ember/export.h"
 #include "ember/npy.h"
 
 #endif

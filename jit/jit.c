@@ -165,6 +165,9 @@ static bool compile_now(em__native *n)
     LLVMModuleRef module =
         em__jit_lower(llvm, n->g, &n->schedule, n->symbol, target);
     if (!module) {
+        em__log(EM_LOG_WARN, "jit: '%s' runs in the graph executor: %s",
+                n->name, em_error_last());
+        em_error_clear();
         LLVMOrcDisposeThreadSafeContext(tsc);
         return false;
     }
@@ -361,13 +364,16 @@ static int run(em__native *n, em_tensor *const *inputs, em_tensor **outputs)
     /* READY is final: once seen, no lock is needed to read the entry. */
     if (__atomic_load_n(&n->state, __ATOMIC_ACQUIRE) != READY)
         return 0;
-    if (!em__plan_bind_inputs(n->plan, inputs))
-        return -1;
+    /* The tracer picked this function for the inputs' exact types, so
+     * they need no second check. */
     for (int k = 0; k < n->n_bound; k++) {
         int i = n->bound_nodes[k];
+        const em__node *node = &n->g->nodes[i];
         em_tensor *h = em__plan_header(n->plan, i);
-        if (n->g->nodes[i].kind == EM__NODE_OP)
-            h->data = em__plan_header(n->plan, n->g->nodes[i].inputs[0])->data;
+        if (node->kind == EM__NODE_INPUT)
+            h->data = inputs[node->index]->data;
+        else
+            h->data = em__plan_header(n->plan, node->inputs[0])->data;
         n->data[i] = h->data;
     }
     if (n->entry(n->data, n->plan) != 0)

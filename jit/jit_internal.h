@@ -101,6 +101,7 @@ struct em__jit_ctx {
     const em__graph *g;
     const em__jit_schedule *s;
     LLVMValueRef *node_ptr; /* node i's buffer, loaded once at entry */
+    bool exported; /* code for an object file, not for this process */
 };
 
 /* The register type of a dtype's elements (bool is i8 holding 0 or 1). */
@@ -113,12 +114,29 @@ LLVMValueRef em__jit_const(em__jit_ctx *c, em_dtype dtype, double v);
 LLVMValueRef em__jit_convert(em__jit_ctx *c, LLVMValueRef v, em_dtype from,
                              em_dtype to);
 
-/* A call to a C function of this process through its address (so that
- * nothing needs resolving by name, in shared or static builds alike). */
-LLVMValueRef em__jit_call(em__jit_ctx *c, void (*fn)(void), LLVMTypeRef type,
-                          LLVMValueRef *args, unsigned n);
+/* A call to C function `name` at address fn: in code for this process
+ * through its address (nothing to resolve by name, in shared and static
+ * builds alike); in exported code by name, for the linker. */
+LLVMValueRef em__jit_call(em__jit_ctx *c, const char *name, void (*fn)(void),
+                          LLVMTypeRef type, LLVMValueRef *args, unsigned n);
 
-/* Builds the module for g with schedule s: the entry point `name`. */
+/* Starts a module for g with schedule s, for target machine tm. False
+ * with an error when out of memory. */
+bool em__jit_begin(em__jit_ctx *c, LLVMContextRef llvm, const em__graph *g,
+                   const em__jit_schedule *s, const char *module_name,
+                   LLVMTargetMachineRef tm);
+/* Adds the function the nodes' code goes into, tuned for tm, with its
+ * error exit (returning 1); the builder is left at its start. */
+void em__jit_begin_function(em__jit_ctx *c, const char *name, LLVMTypeRef type,
+                            LLVMTargetMachineRef tm);
+/* Emits every node's code in graph order, reading c->node_ptr. */
+bool em__jit_emit_nodes(em__jit_ctx *c);
+/* Returns 0 from the function (when ok) and verifies the module: the
+ * module, or NULL with an error (the module is then disposed). */
+LLVMModuleRef em__jit_end(em__jit_ctx *c, bool ok);
+
+/* Builds the module for g with schedule s: the entry point `name`. NULL
+ * with an error. */
 LLVMModuleRef em__jit_lower(LLVMContextRef llvm, const em__graph *g,
                             const em__jit_schedule *s, const char *name,
                             LLVMTargetMachineRef tm);

@@ -438,8 +438,65 @@ static bool emit_group(em__jit_ctx *c, int root)
     return ok;
 }
 
+/* The product as loops, for exported code (no BLAS at run time):
+ * out = 0, then out[i, :] += a[i, p] * b[p, :] for each i and p. */
+static void emit_matmul_loops(em__jit_ctx *c, int i)
+{
+    const em__node *node = &c->g->nodes[i];
+    const em__type *at = &c->g->nodes[node->inputs[0]].type;
+    const em__type *bt = &c->g->nodes[node->inputs[1]].type;
+    bool ta = node->attrs.transpose_a, tb = node->attrs.transpose_b;
+    int64_t m = ta ? at->shape[1] : at->shape[0];
+    int64_t k = ta ? at->shape[0] : at->shape[1];
+    int64_t n = tb ? bt->shape[0] : bt->shape[1];
+    int64_t lda = at->shape[1], ldb = bt->shape[1];
+    em_dtype dt = node->type.dtype;
+    LLVMValueRef a = c->node_ptr[node->inputs[0]];
+    LLVMValueRef b = c->node_ptr[node->inputs[1]];
+    LLVMValueRef out = c->node_ptr[i];
+    LLVMValueRef zero = LLVMConstInt(c->i64, 0, 0);
+
+    loop li, lj, lp;
+    loop_open(c, &li, m * n, NULL);
+    LLVMBuildStore(c->b, em__jit_const(c, dt, 0),
+                   element_pointer(c, dt, out, li.index));
+    loop_close(c, &li, NULL);
+    if (m * n * k == 0)
+        return;
+    int64_t a_row = ta ? 1 : lda, a_col = ta ? lda : 1;
+    int64_t b_row = tb ? 1 : ldb, b_col = tb ? ldb : 1;
+    group gr = {.ndim = 2};
+    LLVMValueRef index[2];
+    loop_open(c, &li, m, NULL);
+    loop_open(c, &lp, k, NULL);
+    index[0] = li.index;
+    index[1] = lp.index;
+    LLVMValueRef aip = load_element(
+        c, dt, a, offset_of(c, &gr, index, (int64_t[]){a_row, a_col}));
+    loop_open(c, &lj, n, NULL);
+    index[0] = lp.index;
+    index[1] = lj.index;
+    LLVMValueRef bpj = load_element(
+        c, dt, b, offset_of(c, &gr, index, (int64_t[]){b_row, b_col}));
+    index[0] = li.index;
+    LLVMValueRef p = element_pointer(
+        c, dt, out, offset_of(c, &gr, index, (int64_t[]){n, 1}));
+    LLVMValueRef sum =
+        LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, em__jit_type(c, dt), p, ""),
+                      LLVMBuildFMul(c->b, aip, bpj, ""), "");
+    LLVMBuildStore(c->b, sum, p);
+    loop_close(c, &lj, NULL);
+    loop_close(c, &lp, NULL);
+    loop_close(c, &li, NULL);
+    (void)zero;
+}
+
 static void emit_matmul(em__jit_ctx *c, int i)
 {
+    if (c->exported) {
+        emit_matmul_loops(c, i);
+        return;
+    }
     const em__node *node = &c->g->nodes[i];
     const em__type *a = &c->g->nodes[node->inputs[0]].type;
     const em__type *b = &c->g->nodes[node->inputs[1]].type;
@@ -464,7 +521,7 @@ static void emit_matmul(em__jit_ctx *c, int i)
         LLVMConstInt(i64, (uint64_t)b->shape[1], 0),
         c->node_ptr[i],
     };
-    em__jit_call(c, (void (*)(void))call_gemm, type, args, 11);
+    em__jit_call(c, "em__gemm", (void (*)(void))call_gemm, type, args, 11);
 }
 
 static void emit_kernel(em__jit_ctx *c, int i)
@@ -472,7 +529,7 @@ static void emit_kernel(em__jit_ctx *c, int i)
     LLVMTypeRef type =
         LLVMFunctionType(c->i32, (LLVMTypeRef[]){c->ptr, c->i32}, 2, 0);
     LLVMValueRef ok = em__jit_call(
-        c, (void (*)(void))call_kernel, type,
+        c, "em__plan_run_node", (void (*)(void))call_kernel, type,
         (LLVMValueRef[]){c->plan, LLVMConstInt(c->i32, (uint64_t)i, 0)}, 2);
     LLVMBasicBlockRef next =
         LLVMAppendBasicBlockInContext(c->llvm, c->entry, "next");
@@ -490,16 +547,10 @@ static void add_string_attribute(em__jit_ctx *c, const char *key,
     LLVMAddAttributeAtIndex(c->entry, LLVMAttributeFunctionIndex, a);
 }
 
-/* The entry function's signature, attributes and first blocks. */
-static void begin_entry(em__jit_ctx *c, const char *name,
-                        LLVMTargetMachineRef tm)
+void em__jit_begin_function(em__jit_ctx *c, const char *name, LLVMTypeRef type,
+                            LLVMTargetMachineRef tm)
 {
-    LLVMTypeRef type =
-        LLVMFunctionType(c->i32, (LLVMTypeRef[]){c->ptr, c->ptr}, 2, 0);
     c->entry = LLVMAddFunction(c->module, name, type);
-    c->data = LLVMGetParam(c->entry, 0);
-    c->plan = LLVMGetParam(c->entry, 1);
-
     char *cpu = LLVMGetTargetMachineCPU(tm);
     char *features = LLVMGetTargetMachineFeatureString(tm);
     add_string_attribute(c, "target-cpu", cpu);
@@ -520,81 +571,104 @@ static void begin_entry(em__jit_ctx *c, const char *name,
     LLVMPositionBuilderAtEnd(c->b, c->error_exit);
     LLVMBuildRet(c->b, LLVMConstInt(c->i32, 1, 0));
     LLVMPositionBuilderAtEnd(c->b, start);
+}
 
-    /* Every buffer the code touches, loaded once. */
-    for (int i = 0; i < c->g->len; i++) {
-        if (c->s->role[i] == EM__ROLE_FUSED)
-            continue;
-        LLVMValueRef at = LLVMConstInt(c->i64, (uint64_t)i, 0);
-        LLVMValueRef slot =
-            LLVMBuildInBoundsGEP2(c->b, c->ptr, c->data, &at, 1, "");
-        c->node_ptr[i] = LLVMBuildLoad2(c->b, c->ptr, slot, "");
+bool em__jit_begin(em__jit_ctx *c, LLVMContextRef llvm, const em__graph *g,
+                   const em__jit_schedule *s, const char *module_name,
+                   LLVMTargetMachineRef tm)
+{
+    *c = (em__jit_ctx){.llvm = llvm, .g = g, .s = s};
+    c->node_ptr = calloc((size_t)g->len + 1, sizeof *c->node_ptr);
+    if (!c->node_ptr) {
+        em__error("jit: out of memory building '%s'", g->name);
+        return false;
     }
+    c->module = LLVMModuleCreateWithNameInContext(module_name, llvm);
+    c->b = LLVMCreateBuilderInContext(llvm);
+    char *triple = LLVMGetTargetMachineTriple(tm);
+    LLVMSetTarget(c->module, triple);
+    LLVMDisposeMessage(triple);
+    LLVMTargetDataRef layout = LLVMCreateTargetDataLayout(tm);
+    char *layout_text = LLVMCopyStringRepOfTargetData(layout);
+    LLVMSetDataLayout(c->module, layout_text);
+    LLVMDisposeMessage(layout_text);
+    LLVMDisposeTargetData(layout);
+
+    c->i1 = LLVMInt1TypeInContext(llvm);
+    c->i8 = LLVMInt8TypeInContext(llvm);
+    c->i32 = LLVMInt32TypeInContext(llvm);
+    c->i64 = LLVMInt64TypeInContext(llvm);
+    c->f32 = LLVMFloatTypeInContext(llvm);
+    c->f64 = LLVMDoubleTypeInContext(llvm);
+    c->ptr = LLVMPointerTypeInContext(llvm, 0);
+    return true;
+}
+
+bool em__jit_emit_nodes(em__jit_ctx *c)
+{
+    for (int i = 0; i < c->g->len; i++) {
+        switch (c->s->role[i]) {
+        case EM__ROLE_LOOP:
+        case EM__ROLE_REDUCE:
+            if (!emit_group(c, i)) {
+                em__error("jit: out of memory building '%s'", c->g->name);
+                return false;
+            }
+            break;
+        case EM__ROLE_MATMUL:
+            emit_matmul(c, i);
+            break;
+        case EM__ROLE_KERNEL:
+            emit_kernel(c, i);
+            break;
+        default: /* sources, views, fused nodes: no code of their own */
+            break;
+        }
+    }
+    return true;
+}
+
+LLVMModuleRef em__jit_end(em__jit_ctx *c, bool ok)
+{
+    if (ok)
+        LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
+    LLVMDisposeBuilder(c->b);
+    free(c->node_ptr);
+    c->node_ptr = NULL;
+
+    char *problem = NULL;
+    if (!ok || LLVMVerifyModule(c->module, LLVMReturnStatusAction, &problem)) {
+        if (problem)
+            em__error("jit: invalid code for '%s': %s", c->g->name, problem);
+        LLVMDisposeMessage(problem);
+        LLVMDisposeModule(c->module);
+        return NULL;
+    }
+    LLVMDisposeMessage(problem);
+    return c->module;
 }
 
 LLVMModuleRef em__jit_lower(LLVMContextRef llvm, const em__graph *g,
                             const em__jit_schedule *s, const char *name,
                             LLVMTargetMachineRef tm)
 {
-    em__jit_ctx c = {.llvm = llvm, .g = g, .s = s};
-    c.module = LLVMModuleCreateWithNameInContext(name, llvm);
-    c.b = LLVMCreateBuilderInContext(llvm);
-    c.node_ptr = calloc((size_t)g->len + 1, sizeof *c.node_ptr);
-    if (!c.node_ptr) {
-        LLVMDisposeBuilder(c.b);
-        LLVMDisposeModule(c.module);
-        em__error("jit: out of memory building '%s'", g->name);
+    em__jit_ctx c;
+    if (!em__jit_begin(&c, llvm, g, s, name, tm))
         return NULL;
-    }
-    char *triple = LLVMGetTargetMachineTriple(tm);
-    LLVMSetTarget(c.module, triple);
-    LLVMDisposeMessage(triple);
-    LLVMTargetDataRef layout = LLVMCreateTargetDataLayout(tm);
-    char *layout_text = LLVMCopyStringRepOfTargetData(layout);
-    LLVMSetDataLayout(c.module, layout_text);
-    LLVMDisposeMessage(layout_text);
-    LLVMDisposeTargetData(layout);
+    LLVMTypeRef type =
+        LLVMFunctionType(c.i32, (LLVMTypeRef[]){c.ptr, c.ptr}, 2, 0);
+    em__jit_begin_function(&c, name, type, tm);
+    c.data = LLVMGetParam(c.entry, 0);
+    c.plan = LLVMGetParam(c.entry, 1);
 
-    c.i1 = LLVMInt1TypeInContext(llvm);
-    c.i8 = LLVMInt8TypeInContext(llvm);
-    c.i32 = LLVMInt32TypeInContext(llvm);
-    c.i64 = LLVMInt64TypeInContext(llvm);
-    c.f32 = LLVMFloatTypeInContext(llvm);
-    c.f64 = LLVMDoubleTypeInContext(llvm);
-    c.ptr = LLVMPointerTypeInContext(llvm, 0);
-    begin_entry(&c, name, tm);
-
-    bool ok = true;
-    for (int i = 0; i < g->len && ok; i++) {
-        switch (s->role[i]) {
-        case EM__ROLE_LOOP:
-        case EM__ROLE_REDUCE:
-            ok = emit_group(&c, i);
-            break;
-        case EM__ROLE_MATMUL:
-            emit_matmul(&c, i);
-            break;
-        case EM__ROLE_KERNEL:
-            emit_kernel(&c, i);
-            break;
-        default: /* sources, views, fused nodes: no code of their own */
-            break;
-        }
+    /* Every buffer the code touches, loaded once. */
+    for (int i = 0; i < g->len; i++) {
+        if (s->role[i] == EM__ROLE_FUSED)
+            continue;
+        LLVMValueRef at = LLVMConstInt(c.i64, (uint64_t)i, 0);
+        LLVMValueRef slot =
+            LLVMBuildInBoundsGEP2(c.b, c.ptr, c.data, &at, 1, "");
+        c.node_ptr[i] = LLVMBuildLoad2(c.b, c.ptr, slot, "");
     }
-    LLVMBuildRet(c.b, LLVMConstInt(c.i32, 0, 0));
-    LLVMDisposeBuilder(c.b);
-    free(c.node_ptr);
-
-    char *problem = NULL;
-    if (!ok || LLVMVerifyModule(c.module, LLVMReturnStatusAction, &problem)) {
-        em__log(EM_LOG_WARN,
-                "jit: invalid code for '%s' (%s); it runs in the "
-                "graph executor",
-                g->name, problem ? problem : "out of memory");
-        LLVMDisposeMessage(problem);
-        LLVMDisposeModule(c.module);
-        return NULL;
-    }
-    LLVMDisposeMessage(problem);
-    return c.module;
+    return em__jit_end(&c, em__jit_emit_nodes(&c));
 }

@@ -40,31 +40,39 @@ LLVMValueRef em__jit_const(em__jit_ctx *c, em_dtype dtype, double v)
     return LLVMConstInt(t, (unsigned long long)(int64_t)v, 1);
 }
 
-LLVMValueRef em__jit_call(em__jit_ctx *c, void (*fn)(void), LLVMTypeRef type,
-                          LLVMValueRef *args, unsigned n)
+LLVMValueRef em__jit_call(em__jit_ctx *c, const char *name, void (*fn)(void),
+                          LLVMTypeRef type, LLVMValueRef *args, unsigned n)
 {
-    LLVMValueRef address =
-        LLVMConstInt(c->i64, (unsigned long long)(uintptr_t)fn, 0);
-    LLVMValueRef callee = LLVMConstIntToPtr(address, c->ptr);
+    LLVMValueRef callee;
+    if (c->exported) {
+        callee = LLVMGetNamedFunction(c->module, name);
+        if (!callee)
+            callee = LLVMAddFunction(c->module, name, type);
+    } else {
+        LLVMValueRef address =
+            LLVMConstInt(c->i64, (unsigned long long)(uintptr_t)fn, 0);
+        callee = LLVMConstIntToPtr(address, c->ptr);
+    }
     return LLVMBuildCall2(c->b, type, callee, args, n, "");
 }
 
 /* A call to a pure C maths function of doubles, in the element's type. */
-static LLVMValueRef libm1(em__jit_ctx *c, double (*fn)(double), em_dtype dt,
-                          LLVMValueRef x)
+static LLVMValueRef libm1(em__jit_ctx *c, const char *name,
+                          double (*fn)(double), em_dtype dt, LLVMValueRef x)
 {
     LLVMTypeRef type = LLVMFunctionType(c->f64, (LLVMTypeRef[]){c->f64}, 1, 0);
     if (dt == EM_FLOAT32)
         x = LLVMBuildFPExt(c->b, x, c->f64, "");
-    LLVMValueRef r = em__jit_call(c, (void (*)(void))fn, type, &x, 1);
+    LLVMValueRef r = em__jit_call(c, name, (void (*)(void))fn, type, &x, 1);
     unsigned kind = LLVMGetEnumAttributeKindForName("memory", 6);
     LLVMAddCallSiteAttribute(r, LLVMAttributeFunctionIndex,
                              LLVMCreateEnumAttribute(c->llvm, kind, 0));
     return dt == EM_FLOAT32 ? LLVMBuildFPTrunc(c->b, r, c->f32, "") : r;
 }
 
-static LLVMValueRef libm2(em__jit_ctx *c, double (*fn)(double, double),
-                          em_dtype dt, LLVMValueRef x, LLVMValueRef y)
+static LLVMValueRef libm2(em__jit_ctx *c, const char *name,
+                          double (*fn)(double, double), em_dtype dt,
+                          LLVMValueRef x, LLVMValueRef y)
 {
     LLVMTypeRef type =
         LLVMFunctionType(c->f64, (LLVMTypeRef[]){c->f64, c->f64}, 2, 0);
@@ -72,8 +80,8 @@ static LLVMValueRef libm2(em__jit_ctx *c, double (*fn)(double, double),
         x = LLVMBuildFPExt(c->b, x, c->f64, "");
         y = LLVMBuildFPExt(c->b, y, c->f64, "");
     }
-    LLVMValueRef r =
-        em__jit_call(c, (void (*)(void))fn, type, (LLVMValueRef[]){x, y}, 2);
+    LLVMValueRef r = em__jit_call(c, name, (void (*)(void))fn, type,
+                                  (LLVMValueRef[]){x, y}, 2);
     unsigned kind = LLVMGetEnumAttributeKindForName("memory", 6);
     LLVMAddCallSiteAttribute(r, LLVMAttributeFunctionIndex,
                              LLVMCreateEnumAttribute(c->llvm, kind, 0));
@@ -205,15 +213,16 @@ ELEMENT(el_sign)
 }
 ELEMENT(el_exp)
 {
-    return DT == EM_FLOAT32 ? em__vmath_exp(B, X) : libm1(c, exp, DT, X);
+    return DT == EM_FLOAT32 ? em__vmath_exp(B, X) : libm1(c, "exp", exp, DT, X);
 }
 ELEMENT(el_log)
 {
-    return DT == EM_FLOAT32 ? em__vmath_log(B, X) : libm1(c, log, DT, X);
+    return DT == EM_FLOAT32 ? em__vmath_log(B, X) : libm1(c, "log", log, DT, X);
 }
 ELEMENT(el_log1p)
 {
-    return DT == EM_FLOAT32 ? em__vmath_log1p(B, X) : libm1(c, log1p, DT, X);
+    return DT == EM_FLOAT32 ? em__vmath_log1p(B, X)
+                            : libm1(c, "log1p", log1p, DT, X);
 }
 ELEMENT(el_sqrt)
 {
@@ -233,27 +242,28 @@ ELEMENT(el_reciprocal)
 }
 ELEMENT(el_sin)
 {
-    return libm1(c, sin, DT, X);
+    return libm1(c, "sin", sin, DT, X);
 }
 ELEMENT(el_cos)
 {
-    return libm1(c, cos, DT, X);
+    return libm1(c, "cos", cos, DT, X);
 }
 ELEMENT(el_erf)
 {
-    return libm1(c, erf, DT, X);
+    return libm1(c, "erf", erf, DT, X);
 }
 ELEMENT(el_tanh)
 {
-    return DT == EM_FLOAT32 ? em__vmath_tanh(B, X) : libm1(c, tanh, DT, X);
+    return DT == EM_FLOAT32 ? em__vmath_tanh(B, X)
+                            : libm1(c, "tanh", tanh, DT, X);
 }
 ELEMENT(el_sigmoid)
 {
     if (DT == EM_FLOAT32)
         return em__vmath_sigmoid(B, X);
     /* exp of a non-positive number only, as the kernel does. */
-    LLVMValueRef e =
-        libm1(c, exp, DT, LLVMBuildFNeg(B, el_abs(c, node, dts, in), ""));
+    LLVMValueRef e = libm1(c, "exp", exp, DT,
+                           LLVMBuildFNeg(B, el_abs(c, node, dts, in), ""));
     LLVMValueRef d = LLVMBuildFAdd(B, K(1), e, "");
     LLVMValueRef pos = LLVMBuildFDiv(B, K(1), d, "");
     LLVMValueRef neg = LLVMBuildFDiv(B, e, d, "");
@@ -274,8 +284,8 @@ ELEMENT(el_leaky_relu)
 }
 ELEMENT(el_elu)
 {
-    LLVMValueRef m =
-        DT == EM_FLOAT32 ? em__vmath_expm1(B, X) : libm1(c, expm1, DT, X);
+    LLVMValueRef m = DT == EM_FLOAT32 ? em__vmath_expm1(B, X)
+                                      : libm1(c, "expm1", expm1, DT, X);
     LLVMValueRef scaled = LLVMBuildFMul(B, K(node->attrs.alpha), m, "");
     return LLVMBuildSelect(B, fcmp(c, LLVMRealOGT, X, K(0)), X, scaled, "");
 }
@@ -290,7 +300,7 @@ ELEMENT(el_gelu)
         t = LLVMBuildFPExt(B, t, c->f64, "");
         half_x = LLVMBuildFPExt(B, half_x, c->f64, "");
     }
-    LLVMValueRef e = libm1(c, erfc, EM_FLOAT64, t);
+    LLVMValueRef e = libm1(c, "erfc", erfc, EM_FLOAT64, t);
     LLVMValueRef r = LLVMBuildFMul(B, half_x, e, "");
     return DT == EM_FLOAT32 ? LLVMBuildFPTrunc(B, r, c->f32, "") : r;
 }
@@ -298,9 +308,9 @@ ELEMENT(el_softplus)
 {
     /* max(x, 0) + log1p(exp(-|x|)): exp never overflows. */
     LLVMValueRef m = LLVMBuildFNeg(B, el_abs(c, node, dts, in), "");
-    LLVMValueRef l = DT == EM_FLOAT32
-                         ? em__vmath_log1p(B, em__vmath_exp(B, m))
-                         : libm1(c, log1p, DT, libm1(c, exp, DT, m));
+    LLVMValueRef l = DT == EM_FLOAT32 ? em__vmath_log1p(B, em__vmath_exp(B, m))
+                                      : libm1(c, "log1p", log1p, DT,
+                                              libm1(c, "exp", exp, DT, m));
     return LLVMBuildFAdd(B, intrinsic2(c, "llvm.maxnum", X, K(0)), l, "");
 }
 ELEMENT(el_logical_not)
@@ -326,7 +336,7 @@ ELEMENT(el_div)
 }
 ELEMENT(el_pow)
 {
-    return libm2(c, pow, DT, in[0], in[1]);
+    return libm2(c, "pow", pow, DT, in[0], in[1]);
 }
 /* NaN in either operand gives NaN, as the kernels do. */
 ELEMENT(el_maximum)
