@@ -1,0 +1,366 @@
+/*
+ * jit/vmath.c - float32 exp, log, tanh, sigmoid, expm1 and log1p as
+ * straight-line LLVM IR: range reduction, a short polynomial, exponent
+ * arithmetic on the bits and selects for the special cases. There is no
+ * control flow and no call other than to intrinsics that have vector forms,
+ * so each routine works unchanged on a scalar float or on any <N x float>
+ * and the loop vectoriser can widen a loop that uses it.
+ *
+ * Polynomial coefficients are the classic Cephes single precision minimax
+ * sets; the error analysis in each comment assumes round to nearest and no
+ * contraction (nothing here sets fast-math flags).
+ */
+#include "vmath.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ln 2 split so that n * LN2_HI is exact for |n| < 2^15. */
+#define LN2_HI 0.693359375
+#define LN2_LO -2.12194440e-4
+#define LOG2E 1.44269504088896341
+/* Bits of the float nearest sqrt(0.5): mantissas are reduced to
+ * [sqrt(0.5), sqrt(2)) so that log's argument f = m - 1 stays small. */
+#define SQRTH_BITS 0x3f3504f3
+
+/* The builder plus the shapes the constants take: x's shape with float or
+ * i32 elements. */
+typedef struct vm {
+    LLVMBuilderRef b;
+    LLVMContextRef ctx;
+    LLVMTypeRef f32, i32;
+    int vector;
+} vm;
+
+static LLVMTypeRef shaped(LLVMTypeRef like, LLVMTypeRef elem)
+{
+    switch (LLVMGetTypeKind(like)) {
+    case LLVMVectorTypeKind:
+        return LLVMVectorType(elem, LLVMGetVectorSize(like));
+    case LLVMScalableVectorTypeKind:
+        return LLVMScalableVectorType(elem, LLVMGetVectorSize(like));
+    default:
+        return elem;
+    }
+}
+
+static vm vm_for(LLVMBuilderRef b, LLVMValueRef x)
+{
+    LLVMTypeRef t = LLVMTypeOf(x);
+    LLVMContextRef ctx = LLVMGetTypeContext(t);
+    LLVMTypeKind k = LLVMGetTypeKind(t);
+    vm v = {b, ctx, t, shaped(t, LLVMInt32TypeInContext(ctx)),
+            k == LLVMVectorTypeKind || k == LLVMScalableVectorTypeKind};
+    return v;
+}
+
+/* A scalar constant splatted to the shape of type t. Insert + shuffle of
+ * constants folds to a constant splat and also covers scalable vectors. */
+static LLVMValueRef splat(const vm *v, LLVMTypeRef t, LLVMValueRef c)
+{
+    if (!v->vector)
+        return c;
+    LLVMTypeRef i32 = LLVMInt32TypeInContext(v->ctx);
+    LLVMValueRef one = LLVMBuildInsertElement(v->b, LLVMGetPoison(t), c,
+                                              LLVMConstInt(i32, 0, 0), "");
+    return LLVMBuildShuffleVector(v->b, one, LLVMGetPoison(t),
+                                  LLVMConstNull(v->i32), "");
+}
+
+static LLVMValueRef kf(const vm *v, double c)
+{
+    return splat(v, v->f32, LLVMConstReal(LLVMFloatTypeInContext(v->ctx), c));
+}
+
+static LLVMValueRef ki(const vm *v, int32_t c)
+{
+    LLVMTypeRef i32 = LLVMInt32TypeInContext(v->ctx);
+    return splat(v, v->i32, LLVMConstInt(i32, (uint64_t)(int64_t)c, 1));
+}
+
+static LLVMValueRef add(const vm *v, LLVMValueRef a, LLVMValueRef c)
+{
+    return LLVMBuildFAdd(v->b, a, c, "");
+}
+
+static LLVMValueRef sub(const vm *v, LLVMValueRef a, LLVMValueRef c)
+{
+    return LLVMBuildFSub(v->b, a, c, "");
+}
+
+static LLVMValueRef mul(const vm *v, LLVMValueRef a, LLVMValueRef c)
+{
+    return LLVMBuildFMul(v->b, a, c, "");
+}
+
+static LLVMValueRef quot(const vm *v, LLVMValueRef a, LLVMValueRef c)
+{
+    return LLVMBuildFDiv(v->b, a, c, "");
+}
+
+static LLVMValueRef fcmp(const vm *v, LLVMRealPredicate p, LLVMValueRef a,
+                         LLVMValueRef c)
+{
+    return LLVMBuildFCmp(v->b, p, a, c, "");
+}
+
+static LLVMValueRef sel(const vm *v, LLVMValueRef cond, LLVMValueRef a,
+                        LLVMValueRef c)
+{
+    return LLVMBuildSelect(v->b, cond, a, c, "");
+}
+
+static LLVMValueRef to_bits(const vm *v, LLVMValueRef x)
+{
+    return LLVMBuildBitCast(v->b, x, v->i32, "");
+}
+
+static LLVMValueRef from_bits(const vm *v, LLVMValueRef i)
+{
+    return LLVMBuildBitCast(v->b, i, v->f32, "");
+}
+
+/* A call to an overloaded float intrinsic such as llvm.rint. */
+static LLVMValueRef intrinsic(const vm *v, const char *name, LLVMValueRef *args,
+                              unsigned n)
+{
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    LLVMBasicBlockRef bb = LLVMGetInsertBlock(v->b);
+    LLVMModuleRef m = LLVMGetGlobalParent(LLVMGetBasicBlockParent(bb));
+    LLVMTypeRef t = v->f32;
+    LLVMValueRef fn = LLVMGetIntrinsicDeclaration(m, id, &t, 1);
+    LLVMTypeRef ft = LLVMIntrinsicGetType(v->ctx, id, &t, 1);
+    return LLVMBuildCall2(v->b, ft, fn, args, n, "");
+}
+
+static LLVMValueRef call1(const vm *v, const char *name, LLVMValueRef a)
+{
+    return intrinsic(v, name, &a, 1);
+}
+
+static LLVMValueRef call2(const vm *v, const char *name, LLVMValueRef a,
+                          LLVMValueRef c)
+{
+    LLVMValueRef args[2] = {a, c};
+    return intrinsic(v, name, args, 2);
+}
+
+/* c[0] x^(n-1) + ... + c[n-1] by Horner's rule. */
+static LLVMValueRef horner(const vm *v, LLVMValueRef x, const double *c, int n)
+{
+    LLVMValueRef p = kf(v, c[0]);
+    for (int i = 1; i < n; i++)
+        p = add(v, mul(v, p, x), kf(v, c[i]));
+    return p;
+}
+
+/* x limited to [lo, hi]; minnum/maxnum return the number when the other
+ * operand is NaN, so the result is never NaN and fptosi on it is defined. */
+static LLVMValueRef clamp(const vm *v, LLVMValueRef x, double lo, double hi)
+{
+    LLVMValueRef c = call2(v, "llvm.minnum", x, kf(v, hi));
+    return call2(v, "llvm.maxnum", c, kf(v, lo));
+}
+
+/* NaN inputs come back unchanged whatever the computation made of them. */
+static LLVMValueRef keep_nan(const vm *v, LLVMValueRef x, LLVMValueRef r)
+{
+    return sel(v, fcmp(v, LLVMRealUNO, x, x), x, r);
+}
+
+/* 2^n for integer n in [-126, 127], built in the exponent field. */
+static LLVMValueRef pow2(const vm *v, LLVMValueRef n)
+{
+    LLVMValueRef e = LLVMBuildAdd(v->b, n, ki(v, 127), "");
+    return from_bits(v, LLVMBuildShl(v->b, e, ki(v, 23), ""));
+}
+
+/* y * 2^n for n in [-252, 254], as two exact power-of-two factors so that
+ * only the final product rounds: subnormal results round once and overflow
+ * gives inf. */
+static LLVMValueRef scale(const vm *v, LLVMValueRef y, LLVMValueRef n)
+{
+    LLVMValueRef n1 = LLVMBuildAShr(v->b, n, ki(v, 1), "");
+    LLVMValueRef n2 = LLVMBuildSub(v->b, n, n1, "");
+    return mul(v, mul(v, y, pow2(v, n1)), pow2(v, n2));
+}
+
+/* Shared by exp and expm1: x = n ln2 + r with |r| <= ~ln2/2, and
+ * expm1(r) ~= rr + q with rr the rounded r and q the small remainder
+ * r^2 P(r) plus r's rounding error, kept apart so expm1 can add rr to a
+ * power-of-two term exactly before q. x must already be clamped (not NaN). */
+typedef struct exp_parts {
+    LLVMValueRef n; /* i32 */
+    LLVMValueRef rr, q;
+} exp_parts;
+
+static exp_parts exp_reduce(const vm *v, LLVMValueRef x)
+{
+    /* (e^r - 1 - r) / r^2 on [-ln2/2, ln2/2] */
+    static const double p[] = {1.9875691500e-4, 1.3981999507e-3,
+                               8.3334519073e-3, 4.1665795894e-2,
+                               1.6666665459e-1, 5.0000001201e-1};
+    LLVMValueRef nf = call1(v, "llvm.rint", mul(v, x, kf(v, LOG2E)));
+    /* exact: n * LN2_HI has at most 17 significant bits and lies within a
+     * factor of about two of x (Cody-Waite) */
+    LLVMValueRef hi = sub(v, x, mul(v, nf, kf(v, LN2_HI)));
+    LLVMValueRef lo = mul(v, nf, kf(v, -LN2_LO));
+    /* two-sum: rr + c == hi + lo exactly, whichever is larger */
+    LLVMValueRef rr = add(v, hi, lo);
+    LLVMValueRef lo_part = sub(v, rr, hi);
+    LLVMValueRef c =
+        add(v, sub(v, hi, sub(v, rr, lo_part)), sub(v, lo, lo_part));
+    LLVMValueRef r2 = mul(v, rr, rr);
+    LLVMValueRef q = add(v, mul(v, r2, horner(v, rr, p, 6)), c);
+    exp_parts e = {LLVMBuildFPToSI(v->b, nf, v->i32, ""), rr, q};
+    return e;
+}
+
+/* exp(x): 2^n * (1 + (rr + q)). Inputs are clamped to [-104, 89], beyond
+ * which the float result is 0 or inf anyway, so n is in [-150, 128] and
+ * scale() produces the subnormal and overflowing results. */
+LLVMValueRef em__vmath_exp(LLVMBuilderRef b, LLVMValueRef x)
+{
+    vm v = vm_for(b, x);
+    exp_parts e = exp_reduce(&v, clamp(&v, x, -104.0, 89.0));
+    LLVMValueRef y = add(&v, kf(&v, 1.0), add(&v, e.rr, e.q));
+    return keep_nan(&v, x, scale(&v, y, e.n));
+}
+
+/* expm1(x) = 2^n * ((1 - 2^-n) + rr + q). 1 - 2^-n is exact for the n
+ * that matter, and adding rr to it first is exact where they cancel (n = 1,
+ * r near -ln2/2), so the only large error source, the cancellation, sees
+ * exact operands. Near 0 n is 0 and this is rr + q, the polynomial. Inputs
+ * are clamped to [-25, 89]: below, the float result is -1. */
+LLVMValueRef em__vmath_expm1(LLVMBuilderRef b, LLVMValueRef x)
+{
+    vm v = vm_for(b, x);
+    exp_parts e = exp_reduce(&v, clamp(&v, x, -25.0, 89.0));
+    /* for n >= 26, 1 - 2^-n rounds to 1 as 1 - 2^-26 does */
+    LLVMValueRef k =
+        LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, e.n, ki(&v, 26), ""),
+                        e.n, ki(&v, 26), "");
+    LLVMValueRef neg_k = LLVMBuildNeg(b, k, "");
+    LLVMValueRef t = add(&v, sub(&v, kf(&v, 1.0), pow2(&v, neg_k)), e.rr);
+    LLVMValueRef r = scale(&v, add(&v, t, e.q), e.n);
+    /* the sum above turns -0 into +0 */
+    r = sel(&v, fcmp(&v, LLVMRealOEQ, x, kf(&v, 0.0)), x, r);
+    return keep_nan(&v, x, r);
+}
+
+/* Splits positive normal x into x = 2^e * (1 + f) with 1 + f in
+ * [sqrt(0.5), sqrt(2)); f is exact. e comes back as a float. */
+static void log_split(const vm *v, LLVMValueRef x, LLVMValueRef *f,
+                      LLVMValueRef *e)
+{
+    LLVMValueRef t = LLVMBuildSub(v->b, to_bits(v, x), ki(v, SQRTH_BITS), "");
+    LLVMValueRef ei = LLVMBuildAShr(v->b, t, ki(v, 23), "");
+    LLVMValueRef mbits =
+        LLVMBuildAdd(v->b, LLVMBuildAnd(v->b, t, ki(v, 0x7fffff), ""),
+                     ki(v, SQRTH_BITS), "");
+    *f = sub(v, from_bits(v, mbits), kf(v, 1.0));
+    *e = LLVMBuildSIToFP(v->b, ei, v->f32, "");
+}
+
+/* log(2^e (1 + f)) = f - f^2/2 + f^3 P(f) + e ln2, summed from the small
+ * terms up; `extra` (may be NULL) is a correction of order ulp(f) that
+ * joins the small terms. */
+static LLVMValueRef log_poly(const vm *v, LLVMValueRef f, LLVMValueRef e,
+                             LLVMValueRef extra)
+{
+    /* (log(1+f) - f + f^2/2) / f^3 on [sqrt(0.5)-1, sqrt(2)-1] */
+    static const double p[] = {
+        7.0376836292e-2,  -1.1514610310e-1, 1.1676998740e-1,
+        -1.2420140846e-1, 1.4249322787e-1,  -1.6668057665e-1,
+        2.0000714765e-1,  -2.4999993993e-1, 3.3333331174e-1};
+    LLVMValueRef z = mul(v, f, f);
+    LLVMValueRef y = mul(v, mul(v, horner(v, f, p, 9), f), z);
+    y = add(v, y, mul(v, e, kf(v, LN2_LO)));
+    if (extra)
+        y = add(v, y, extra);
+    y = sub(v, y, mul(v, z, kf(v, 0.5)));
+    return add(v, add(v, f, y), mul(v, e, kf(v, LN2_HI)));
+}
+
+/* log(x) for x > 0 (subnormals scaled by 2^23 first); 0 -> -inf,
+ * negative -> NaN, inf -> inf. */
+LLVMValueRef em__vmath_log(LLVMBuilderRef b, LLVMValueRef x)
+{
+    vm v = vm_for(b, x);
+    LLVMValueRef tiny = fcmp(&v, LLVMRealOLT, x, kf(&v, 0x1p-126));
+    LLVMValueRef xs = sel(&v, tiny, mul(&v, x, kf(&v, 0x1p23)), x);
+    LLVMValueRef f, e;
+    log_split(&v, xs, &f, &e);
+    e = sub(&v, e, sel(&v, tiny, kf(&v, 23.0), kf(&v, 0.0)));
+    LLVMValueRef r = log_poly(&v, f, e, NULL);
+    LLVMValueRef inf = kf(&v, (double)INFINITY);
+    r = sel(&v, fcmp(&v, LLVMRealOEQ, x, inf), inf, r);
+    r = sel(&v, fcmp(&v, LLVMRealOEQ, x, kf(&v, 0.0)),
+            kf(&v, -(double)INFINITY), r);
+    r = sel(&v, fcmp(&v, LLVMRealOLT, x, kf(&v, 0.0)), kf(&v, (double)NAN), r);
+    return keep_nan(&v, x, r);
+}
+
+/* log1p(x) = log(u) + c/u with u = 1 + x rounded and c = (1 + x) - u
+ * exactly (fast two-sum, larger operand first). Near 0, u's split gives
+ * e = 0 and f = u - 1, so this is f + c plus the polynomial: the input's
+ * full precision. -1 -> -inf, below -1 -> NaN, inf -> inf. */
+LLVMValueRef em__vmath_log1p(LLVMBuilderRef b, LLVMValueRef x)
+{
+    vm v = vm_for(b, x);
+    LLVMValueRef one = kf(&v, 1.0);
+    LLVMValueRef u = add(&v, one, x);
+    LLVMValueRef c_small = sub(&v, x, sub(&v, u, one));
+    LLVMValueRef c_big = sub(&v, one, sub(&v, u, x));
+    LLVMValueRef small = fcmp(&v, LLVMRealOLE, call1(&v, "llvm.fabs", x), one);
+    LLVMValueRef c = sel(&v, small, c_small, c_big);
+    LLVMValueRef f, e;
+    log_split(&v, u, &f, &e);
+    LLVMValueRef r = log_poly(&v, f, e, quot(&v, c, u));
+    LLVMValueRef inf = kf(&v, (double)INFINITY);
+    r = sel(&v, fcmp(&v, LLVMRealOEQ, u, inf), inf, r);
+    r = sel(&v, fcmp(&v, LLVMRealOEQ, u, kf(&v, 0.0)),
+            kf(&v, -(double)INFINITY), r);
+    r = sel(&v, fcmp(&v, LLVMRealOLT, x, kf(&v, -1.0)), kf(&v, (double)NAN), r);
+    /* the sums turn -0 into +0 */
+    r = sel(&v, fcmp(&v, LLVMRealOEQ, x, kf(&v, 0.0)), x, r);
+    return keep_nan(&v, x, r);
+}
+
+/* tanh(x): on a = |x|, a + a^3 P(a^2) below 0.625, else
+ * 1 - 2 / (exp(2a) + 1), which reaches 1 once exp overflows; the sign is
+ * copied back at the end (so tanh(-0) = -0). */
+LLVMValueRef em__vmath_tanh(LLVMBuilderRef b, LLVMValueRef x)
+{
+    /* (tanh(a) - a) / a^3 as a polynomial in a^2 on [0, 0.625] */
+    static const double p[] = {-5.70498872745e-3, 2.06390887954e-2,
+                               -5.37397155531e-2, 1.33314422036e-1,
+                               -3.33332819422e-1};
+    vm v = vm_for(b, x);
+    LLVMValueRef a = call1(&v, "llvm.fabs", x);
+    LLVMValueRef z = mul(&v, a, a);
+    LLVMValueRef near0 =
+        add(&v, mul(&v, mul(&v, horner(&v, z, p, 5), z), a), a);
+    LLVMValueRef t = em__vmath_exp(b, add(&v, a, a));
+    LLVMValueRef one = kf(&v, 1.0);
+    LLVMValueRef far = sub(&v, one, quot(&v, kf(&v, 2.0), add(&v, t, one)));
+    LLVMValueRef r =
+        sel(&v, fcmp(&v, LLVMRealOLT, a, kf(&v, 0.625)), near0, far);
+    return keep_nan(&v, x, call2(&v, "llvm.copysign", r, x));
+}
+
+/* sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, with
+ * e = exp(-|x|) <= 1: no cancellation and no overflow on either side, and
+ * for very negative x the result is e itself, subnormals included. */
+LLVMValueRef em__vmath_sigmoid(LLVMBuilderRef b, LLVMValueRef x)
+{
+    vm v = vm_for(b, x);
+    LLVMValueRef a = call1(&v, "llvm.fabs", x);
+    LLVMValueRef e = em__vmath_exp(b, LLVMBuildFNeg(b, a, ""));
+    LLVMValueRef one = kf(&v, 1.0);
+    LLVMValueRef d = add(&v, one, e);
+    LLVMValueRef neg = fcmp(&v, LLVMRealOLT, x, kf(&v, 0.0));
+    LLVMValueRef r = quot(&v, sel(&v, neg, e, one), d);
+    return keep_nan(&v, x, r);
+}
