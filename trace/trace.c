@@ -35,6 +35,7 @@ struct em_concrete {
     int n_variables;
     em_function *gradient; /* traced on first use under a tape */
     em__native *native;    /* compiled code, or NULL: the executor runs */
+    em__multi_grad *taped; /* its record's gradient on eager tapes */
     const char *no_native; /* why native is NULL */
     double trace_seconds, passes_seconds;
     em_concrete *next;
@@ -136,7 +137,7 @@ static int node_of(tracer *tr, em_tensor *t)
         }
         tr->cap_captured = cap;
     }
-    em__node_kind kind = (t->flags & EM__TENSOR_SYMBOLIC) ? EM__NODE_INPUT
+    em__node_kind kind = (t->flags & EM__TENSOR_SYMBOLIC)   ? EM__NODE_INPUT
                          : (t->flags & EM__TENSOR_VARIABLE) ? EM__NODE_VARIABLE
                                                             : EM__NODE_CONST;
     em_tensor *value = kind == EM__NODE_INPUT ? NULL : t;
@@ -515,9 +516,10 @@ static void collect_variables(em_concrete *c, const em__graph *g)
         bool listed = false;
         for (int k = 0; k < c->n_variables && !listed; k++)
             listed = c->variables[k] == v;
-        em_tensor **p = listed ? NULL
-                               : realloc(c->variables,
-                                         sizeof *p * (size_t)(c->n_variables + 1));
+        em_tensor **p = listed
+                            ? NULL
+                            : realloc(c->variables,
+                                      sizeof *p * (size_t)(c->n_variables + 1));
         if (listed)
             continue;
         if (!p) {
@@ -708,6 +710,8 @@ void em_function_free(em_function *f)
     while (c) {
         em_concrete *next = c->next;
         em_function_free(c->gradient);
+        if (c->taped)
+            em__multi_grad_release(c->taped);
         if (c->native)
             em__jit_tier.release(c->native);
         free(c->variables);
@@ -745,28 +749,29 @@ static bool run_whole(em_concrete *c, em_tensor *const *inputs,
         if (ran != 0)
             return ran > 0;
     }
-    return em__plan_run(c->plan, inputs, 0, NULL, NULL, -1, NULL, outputs) ==
-           0;
+    return em__plan_run(c->plan, inputs, 0, NULL, NULL, -1, NULL, outputs) == 0;
 }
 
 static bool taped_call_possible(const em_concrete *c)
 {
-    if (c->graph->n_outputs != 1)
-        return false;
     for (int i = 0; i < c->graph->len; i++)
         if (em__node_has_effect(&c->graph->nodes[i]))
             return false;
-    return true;
+    return c->graph->n_outputs > 0;
 }
 
-/* Inputs: the call's n inputs, then the output's gradient. Outputs: the
- * gradients of the inputs, then of the concrete function's variables. */
+/* Inputs: the call's inputs, then one gradient per output (zeros where
+ * none arrived). Outputs: the gradients of the inputs, then of the
+ * concrete function's variables. The gradient of all outputs at once is
+ * that of sum_k sum(output_k * gradient_k), a scalar: one sweep of the
+ * tape. */
 static int gradient_body(int n, em_tensor *const *in, int max, em_tensor **out,
                          void *user)
 {
     em_concrete *c = user;
     em_function *f = c->owner;
-    int n_in = n - 1, n_src = n_in + c->n_variables;
+    int n_out = c->graph->n_outputs, n_in = n - n_out;
+    int n_src = n_in + c->n_variables;
     em_tensor **sources = calloc((size_t)n_src + 1, sizeof *sources);
     em_tensor **results = calloc((size_t)f->max_outputs, sizeof *results);
     int rc = -1;
@@ -783,11 +788,20 @@ static int gradient_body(int n, em_tensor *const *in, int max, em_tensor **out,
     for (int i = 0; i < c->n_variables; i++)
         sources[n_in + i] = c->variables[i];
     int k = f->body(n_in, in, f->max_outputs, results, f->user);
-    em_gradient_options options = {.output_gradient = in[n_in],
-                                   .unconnected_zeros = true};
-    if (k == 1 && em_tape_gradient_ex(tape, results[0], n_src, sources, out,
-                                      &options) == 0)
+    em_tensor *total = NULL;
+    for (int j = 0; k == n_out && j < n_out; j++) {
+        if (!results[j] || !em_dtype_is_float(results[j]->type.dtype))
+            continue;
+        em_tensor *term =
+            em_sum(em_mul(results[j], in[n_in + j]), 0, NULL, false);
+        total = total ? em_add(total, term) : term;
+    }
+    em_gradient_options options = {.unconnected_zeros = true};
+    if (k == n_out && total &&
+        em_tape_gradient_ex(tape, total, n_src, sources, out, &options) == 0)
         rc = n_src;
+    if (k == n_out && !total)
+        em__error("%s: no float output to differentiate", f->name);
     em_tape_free(tape);
 done:
     free(sources);
@@ -795,18 +809,18 @@ done:
     return rc;
 }
 
-static em_tensor *taped_forward(int n, em_tensor *const *in, void *user)
-{
-    em_concrete *c = user;
-    em_tensor *out = NULL;
-    run_whole(c, in, &out);
-    return out;
-}
+/* The tape's record of a traced call: its gradient is c->gradient, a
+ * traced function of the call's inputs and its outputs' gradients. */
+typedef struct taped_gradient {
+    em__multi_grad base;
+    em_concrete *c;
+} taped_gradient;
 
-static int taped_backward(int n, em_tensor *const *in, em_tensor *output,
-                          em_tensor *grad, em_tensor **grads, void *user)
+static int taped_backward(em__multi_grad *self, int n, em_tensor *const *in,
+                          int n_out, em_tensor *const *outputs,
+                          em_tensor *const *output_grads, em_tensor **grads)
 {
-    em_concrete *c = user;
+    em_concrete *c = ((taped_gradient *)self)->c;
     if (!c->gradient) {
         char name[300];
         snprintf(name, sizeof name, "%s.gradient", c->owner->name);
@@ -817,37 +831,58 @@ static int taped_backward(int n, em_tensor *const *in, em_tensor *output,
             return -1;
     }
     int n_in = c->n_inputs;
-    em_tensor **args = calloc((size_t)n_in + 1, sizeof *args);
+    em_tensor **args = calloc((size_t)(n_in + n_out) + 1, sizeof *args);
     if (!args)
         return -1;
     memcpy(args, in, sizeof *args * (size_t)n_in);
-    args[n_in] = grad;
-    int k = em_function_call(c->gradient, n_in + 1, args, n, grads);
+    for (int k = 0; k < n_out; k++)
+        args[n_in + k] =
+            output_grads[k] ? output_grads[k] : em_zeros_like(outputs[k]);
+    int got = em_function_call(c->gradient, n_in + n_out, args, n, grads);
     free(args);
-    for (int i = 0; k == n && i < n_in; i++)
+    for (int i = 0; got == n && i < n_in; i++)
         if (!em_dtype_is_float(in[i]->type.dtype)) {
             em_tensor_free(grads[i]);
             grads[i] = NULL;
         }
-    return k == n ? 0 : -1;
+    return got == n ? 0 : -1;
 }
 
-static em_tensor *taped_call(em_concrete *c, em_tensor *const *inputs)
+static void taped_gradient_destroy(em__multi_grad *self)
 {
+    free(self);
+}
+
+/* Runs c as one record on the recording tapes: its inputs are the call's
+ * inputs followed by the trainable variables the graph reads. */
+static int taped_call(em_concrete *c, em_tensor *const *inputs,
+                      em_tensor **outputs)
+{
+    if (!c->taped) {
+        taped_gradient *g = calloc(1, sizeof *g);
+        if (!g) {
+            em__error("trace: out of memory");
+            return -1;
+        }
+        *g = (taped_gradient){{1, taped_backward, taped_gradient_destroy}, c};
+        c->taped = &g->base;
+    }
     int n = c->n_inputs + c->n_variables;
     em_tensor **all = calloc((size_t)n + 1, sizeof *all);
     if (!all) {
         em__error("trace: out of memory");
-        return NULL;
+        return -1;
     }
     memcpy(all, inputs, sizeof *all * (size_t)c->n_inputs);
     if (c->n_variables > 0)
         memcpy(all + c->n_inputs, c->variables,
                sizeof *all * (size_t)c->n_variables);
-    em_tensor *out =
-        em_custom_gradient(taped_forward, taped_backward, c, n, all);
+    int n_out = c->graph->n_outputs;
+    bool ok = run_whole(c, inputs, outputs);
+    if (ok)
+        em__tape_record_multi(c->taped, n, all, n_out, outputs);
     free(all);
-    return out;
+    return ok ? n_out : -1;
 }
 
 int em_function_call(em_function *f, int n_inputs, em_tensor *const *inputs,
@@ -877,10 +912,10 @@ int em_function_call(em_function *f, int n_inputs, em_tensor *const *inputs,
         return -1;
     }
     if (em_tape_is_recording()) {
-        if (outputs && taped_call_possible(c))
-            return (outputs[0] = taped_call(c, inputs)) ? 1 : -1;
-        /* TODO: one tape node for functions with several outputs or with
-         * assignments too; until then the tape records every op. */
+        if (taped_call_possible(c))
+            return taped_call(c, inputs, outputs);
+        /* A gradient graph would run the body's assignments again: the
+         * tape records such a body op by op instead. */
         return f->body(n_inputs, inputs, max_outputs, outputs, f->user);
     }
     return run_whole(c, inputs, outputs) ? n_out : -1;

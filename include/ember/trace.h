@@ -110,10 +110,11 @@ void em_function_free(em_function *f);
 /* Calls f: traces on a new signature, then runs the graph. Writes up to
  * max_outputs new tensors into outputs and returns how many, or -1 with an
  * error (outputs all NULL). Inside another trace the body's ops join that
- * graph. While an eager tape records, a function with one output and no
- * variable assignments leaves one record on the tape, whose gradient is a
- * second traced function (free f only after such tapes); other functions
- * then run their body op by op, so that the tape records each op. */
+ * graph. While an eager tape records, a function without variable
+ * assignments runs its graph and leaves one record on the tape for all its
+ * outputs, whose gradient is a second traced function (free f only after
+ * such tapes); a function that assigns variables runs its body op by op
+ * instead, so that a gradient never repeats the assignments. */
 int em_function_call(em_function *f, int n_inputs, em_tensor *const *inputs,
                      int max_outputs, em_tensor **outputs);
 
