@@ -430,6 +430,60 @@ START_TEST(a_traced_call_on_an_eager_tape_is_one_node_with_a_traced_gradient)
 }
 END_TEST
 
+/* Two outputs: tanh(x @ w) and sum(x^2), the second not reading w. */
+static int two_outputs(int n, em_tensor *const *in, int max, em_tensor **out,
+                       void *user)
+{
+    layer *l = user;
+    l->body_runs++;
+    out[0] = em_tanh(em_matmul(in[0], l->w, false, false));
+    out[1] = em_sum(em_square(in[0]), 0, NULL, false);
+    return 2;
+}
+
+/* 2 sum(out0) + 3 out1, or only the first term (then no gradient reaches
+ * the second output, which the tape's record must take as zeros). */
+static em_tensor *combine_outputs(em_tensor **out, bool both)
+{
+    em_tensor *first = em_mul_scalar(em_sum(out[0], 0, NULL, false), 2);
+    return both ? em_add(first, em_mul_scalar(out[1], 3)) : first;
+}
+
+START_TEST(a_traced_call_with_several_outputs_is_one_node_too)
+{
+    em_scope_begin();
+    layer l = make_layer();
+    em_tensor *x = test_random(10, EM_FLOAT32, 2, (int64_t[]){5, 4}, -1, 1);
+    em_tensor *sources[2] = {x, l.w};
+    em_function *f = em_trace_fn(two_outputs, &l, NULL);
+    for (int both = 0; both < 2; both++) {
+        em_tensor *want[2], *got[2], *out[2];
+        em_tape *tape = em_tape_begin(false);
+        em_tape_watch(tape, x);
+        ck_assert_int_eq(two_outputs(1, &x, 2, out, &l), 2);
+        ck_assert_int_eq(em_tape_gradient(tape, combine_outputs(out, both), 2,
+                                          sources, want),
+                         0);
+        em_tape_free(tape);
+
+        tape = em_tape_begin(false);
+        em_tape_watch(tape, x);
+        ck_assert_int_eq(em_function_call(f, 1, &x, 2, out), 2);
+        ck_assert_int_eq(
+            em_tape_gradient(tape, combine_outputs(out, both), 2, sources, got),
+            0);
+        em_tape_free(tape);
+        assert_same(got[0], want[0], 1e-6);
+        assert_same(got[1], want[1], 1e-6);
+    }
+    /* two eager runs, the forward trace and one gradient trace */
+    ck_assert_int_eq(l.body_runs, 4);
+    em_function_free(f);
+    free_layer(&l);
+    em_scope_end();
+}
+END_TEST
+
 /* ---- misuse inside and around traced bodies ------------------------------*/
 
 static int ends_a_scope_it_did_not_begin(int n, em_tensor *const *in, int max,
@@ -685,6 +739,7 @@ int main(void)
     tcase_add_test(tc, a_taped_call_without_variables_works);
     tcase_add_test(
         tc, a_traced_call_on_an_eager_tape_is_one_node_with_a_traced_gradient);
+    tcase_add_test(tc, a_traced_call_with_several_outputs_is_one_node_too);
     int status = test_run(s);
     char command[128];
     snprintf(command, sizeof command, "rm -rf '%s'", dump_dir);
