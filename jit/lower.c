@@ -420,22 +420,103 @@ static void emit_reduce(em__jit_ctx *c, group *gr)
 
 /* ---- nodes ----------------------------------------------------------------*/
 
+static void add_string_attribute(LLVMContextRef llvm, LLVMValueRef fn,
+                                 const char *key, const char *value)
+{
+    LLVMAttributeRef a = LLVMCreateStringAttribute(
+        llvm, key, (unsigned)strlen(key), value, (unsigned)strlen(value));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, a);
+}
+
+static void add_enum_attribute(LLVMContextRef llvm, LLVMValueRef fn,
+                               unsigned index, const char *name)
+{
+    unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+    LLVMAddAttributeAtIndex(fn, index, LLVMCreateEnumAttribute(llvm, kind, 0));
+}
+
+/* Tunes fn for the target machine's CPU. */
+static void add_target_attributes(em__jit_ctx *c, LLVMValueRef fn)
+{
+    add_string_attribute(c->llvm, fn, "target-cpu", c->cpu);
+    add_string_attribute(c->llvm, fn, "target-features", c->features);
+    /* Tuning for some AVX-512 CPUs prefers 256-bit vectors; these loops are
+     * long and regular, so ask for the full width. */
+    if (strstr(c->features, "+avx512f"))
+        add_string_attribute(c->llvm, fn, "prefer-vector-width", "512");
+    add_enum_attribute(c->llvm, fn, LLVMAttributeFunctionIndex, "nounwind");
+}
+
+/* A loop group is a function of its own, called from the entry point:
+ * void loop(out, leaves...). A planned buffer it writes is passed as a
+ * noalias pointer (nothing else in the group can reach it), which spares
+ * the vectoriser its run-time overlap checks; an update's variable is not,
+ * since the group reads it too. Small functions also keep LLVM's time
+ * linear in the number of loops. */
 static bool emit_group(em__jit_ctx *c, int root)
 {
     group gr;
-    bool ok = group_make(c, &gr, root);
-    if (ok) {
-        LLVMValueRef index[EM_MAX_DIMS];
-        int64_t size = 1;
-        for (int d = 0; d < gr.ndim; d++)
-            size *= gr.shape[d];
-        if (c->s->role[root] == EM__ROLE_REDUCE)
-            emit_reduce(c, &gr);
-        else if (size > 0)
-            emit_loop_nest(c, &gr, 0, index);
+    if (!group_make(c, &gr, root)) {
+        group_free(&gr);
+        return false;
     }
+    const em__node *rn = &c->g->nodes[root];
+    bool assign = em__jit_ops[rn->op].lowering == EM__LOWER_ASSIGN;
+    int out = assign ? rn->inputs[0] : root;
+    int n = 1;
+    int *nodes = calloc((size_t)gr.n_leaves + 1, sizeof *nodes);
+    LLVMValueRef *args = calloc((size_t)gr.n_leaves + 1, sizeof *args);
+    LLVMValueRef *saved = calloc((size_t)gr.n_leaves + 1, sizeof *saved);
+    LLVMTypeRef *types = calloc((size_t)gr.n_leaves + 1, sizeof *types);
+    if (!nodes || !args || !saved || !types) {
+        free(nodes), free(args), free(saved), free(types);
+        group_free(&gr);
+        return false;
+    }
+    nodes[0] = out;
+    for (int k = 0; k < gr.n_leaves; k++)
+        if (gr.leaves[k] != out)
+            nodes[n++] = gr.leaves[k];
+    for (int k = 0; k < n; k++) {
+        args[k] = c->node_ptr[nodes[k]];
+        types[k] = c->ptr;
+    }
+    LLVMTypeRef type =
+        LLVMFunctionType(LLVMVoidTypeInContext(c->llvm), types, (unsigned)n, 0);
+    LLVMValueRef fn = LLVMAddFunction(c->module, "loop", type);
+    LLVMSetLinkage(fn, LLVMPrivateLinkage);
+    add_target_attributes(c, fn);
+    add_enum_attribute(c->llvm, fn, LLVMAttributeFunctionIndex, "noinline");
+    if (!assign)
+        add_enum_attribute(c->llvm, fn, 1, "noalias");
+    LLVMBuildCall2(c->b, type, fn, args, (unsigned)n, "");
+
+    LLVMValueRef caller = c->entry;
+    LLVMBasicBlockRef resume = LLVMGetInsertBlock(c->b);
+    c->entry = fn;
+    LLVMPositionBuilderAtEnd(
+        c->b, LLVMAppendBasicBlockInContext(c->llvm, fn, "start"));
+    for (int k = 0; k < n; k++) {
+        saved[k] = c->node_ptr[nodes[k]];
+        c->node_ptr[nodes[k]] = LLVMGetParam(fn, (unsigned)k);
+    }
+    LLVMValueRef index[EM_MAX_DIMS];
+    int64_t size = 1;
+    for (int d = 0; d < gr.ndim; d++)
+        size *= gr.shape[d];
+    if (c->s->role[root] == EM__ROLE_REDUCE)
+        emit_reduce(c, &gr);
+    else if (size > 0)
+        emit_loop_nest(c, &gr, 0, index);
+    LLVMBuildRetVoid(c->b);
+
+    for (int k = n - 1; k >= 0; k--)
+        c->node_ptr[nodes[k]] = saved[k];
+    c->entry = caller;
+    LLVMPositionBuilderAtEnd(c->b, resume);
+    free(nodes), free(args), free(saved), free(types);
     group_free(&gr);
-    return ok;
+    return true;
 }
 
 /* The product as loops, for exported code (no BLAS at run time):
@@ -539,31 +620,11 @@ static void emit_kernel(em__jit_ctx *c, int i)
     LLVMPositionBuilderAtEnd(c->b, next);
 }
 
-static void add_string_attribute(em__jit_ctx *c, const char *key,
-                                 const char *value)
-{
-    LLVMAttributeRef a = LLVMCreateStringAttribute(
-        c->llvm, key, (unsigned)strlen(key), value, (unsigned)strlen(value));
-    LLVMAddAttributeAtIndex(c->entry, LLVMAttributeFunctionIndex, a);
-}
-
 void em__jit_begin_function(em__jit_ctx *c, const char *name, LLVMTypeRef type,
                             LLVMTargetMachineRef tm)
 {
     c->entry = LLVMAddFunction(c->module, name, type);
-    char *cpu = LLVMGetTargetMachineCPU(tm);
-    char *features = LLVMGetTargetMachineFeatureString(tm);
-    add_string_attribute(c, "target-cpu", cpu);
-    add_string_attribute(c, "target-features", features);
-    /* Tuning for some AVX-512 CPUs prefers 256-bit vectors; these loops are
-     * long and regular, so ask for the full width. */
-    if (strstr(features, "+avx512f"))
-        add_string_attribute(c, "prefer-vector-width", "512");
-    LLVMDisposeMessage(cpu);
-    LLVMDisposeMessage(features);
-    unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
-    LLVMAddAttributeAtIndex(c->entry, LLVMAttributeFunctionIndex,
-                            LLVMCreateEnumAttribute(c->llvm, nounwind, 0));
+    add_target_attributes(c, c->entry);
 
     LLVMBasicBlockRef start =
         LLVMAppendBasicBlockInContext(c->llvm, c->entry, "start");
@@ -601,6 +662,8 @@ bool em__jit_begin(em__jit_ctx *c, LLVMContextRef llvm, const em__graph *g,
     c->f32 = LLVMFloatTypeInContext(llvm);
     c->f64 = LLVMDoubleTypeInContext(llvm);
     c->ptr = LLVMPointerTypeInContext(llvm, 0);
+    c->cpu = LLVMGetTargetMachineCPU(tm);
+    c->features = LLVMGetTargetMachineFeatureString(tm);
     return true;
 }
 
@@ -633,6 +696,8 @@ LLVMModuleRef em__jit_end(em__jit_ctx *c, bool ok)
     if (ok)
         LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
     LLVMDisposeBuilder(c->b);
+    LLVMDisposeMessage(c->cpu);
+    LLVMDisposeMessage(c->features);
     free(c->node_ptr);
     c->node_ptr = NULL;
 
