@@ -122,7 +122,8 @@ int main(int argc, char **argv)
 
     /* Train: one traced call per batch (the last, smaller batch is
      * dropped, so one graph serves every step). */
-    em_function *step = em_trace_fn(train_step, &m, NULL);
+    em_trace_options step_options = {.name = "train_step"};
+    em_function *step = em_trace_fn(train_step, &m, &step_options);
     em_batch_iter *batches = em_batch_iter_new(
         2, (em_tensor *const[]){data.train_images, data.train_labels}, BATCH,
         true, seed, true);
@@ -146,7 +147,8 @@ int main(int argc, char **argv)
     }
 
     /* Evaluate with ember, in the batches the exported code will see. */
-    em_function *logits = em_trace_fn(logits_step, &m, NULL);
+    em_trace_options logits_options = {.name = "logits"};
+    em_function *logits = em_trace_fn(logits_step, &m, &logits_options);
     int64_t n_test = em_tensor_dim(data.test_images, 0), correct = 0;
     em_concrete *concrete = NULL;
     em_batch_iter *test = em_batch_iter_new(
