@@ -96,9 +96,13 @@ static void *log_user;
 static char dump_kinds[128];
 static const char *dump_dir = "ember-dump";
 static bool jit_enabled = true;
+static int num_threads;
 
 static void read_environment(void)
 {
+    const char *threads = getenv("EMBER_NUM_THREADS");
+    if (threads && atoi(threads) > 0)
+        num_threads = atoi(threads);
     const char *jit = getenv("EMBER_JIT");
     if (jit && strcmp(jit, "0") == 0)
         jit_enabled = false;
@@ -182,6 +186,12 @@ bool em__config_jit_enabled(void)
 {
     pthread_once(&config_once, read_environment);
     return jit_enabled;
+}
+
+int em__config_threads(void)
+{
+    pthread_once(&config_once, read_environment);
+    return num_threads;
 }
 
 bool em__log_enabled(em_log_level level)

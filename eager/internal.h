@@ -260,5 +260,16 @@ FILE *em__dump_open(const char *kind, const char *name, const char *suffix);
 
 /* False when EMBER_JIT=0 turned native compilation off. */
 bool em__config_jit_enabled(void);
+/* EMBER_NUM_THREADS, or 0 when unset or not a positive number. */
+int em__config_threads(void);
+
+/* ---- threads --------------------------------------------------------------*/
+
+/* Runs fn(ctx, begin, end) over parts of [0, n) covering it exactly, on
+ * the runtime's threads and the caller, and returns when all are done.
+ * Parts hold at least `grain` iterations; fewer than two such parts (or a
+ * busy pool, or a call from inside a part) run on the caller alone. */
+typedef void (*em__range_fn)(void *ctx, int64_t begin, int64_t end);
+void em__parallel_for(em__range_fn fn, void *ctx, int64_t n, int64_t grain);
 
 #endif

@@ -10,6 +10,7 @@
 #define EMBER_VERSION "0.1.0"
 
 #include "ember/error.h"
+#include "ember/runtime.h"
 #include "ember/tensor.h"
 #include "ember/ops.h"
 #include "ember/nn.h"

@@ -34,6 +34,7 @@ struct em__native {
     void **data;      /* per node: its buffer (fixed, or set per call) */
     int *bound_nodes; /* inputs, views and updates: set at each call */
     int n_bound;
+    bool *computed_output; /* per output: the code writes it in place */
     state state; /* under the lock */
     const char *reason;
     entry_fn entry;
@@ -290,6 +291,7 @@ static void native_free(em__native *n)
     em__jit_schedule_free(&n->schedule);
     free(n->data);
     free(n->bound_nodes);
+    free(n->computed_output);
     free(n->name);
     free(n);
 }
@@ -300,8 +302,23 @@ static bool bind_buffers(em__native *n)
     const em__graph *g = n->g;
     n->data = calloc((size_t)g->len + 1, sizeof *n->data);
     n->bound_nodes = calloc((size_t)g->len + 1, sizeof *n->bound_nodes);
-    if (!n->data || !n->bound_nodes)
+    n->computed_output =
+        calloc((size_t)g->n_outputs + 1, sizeof *n->computed_output);
+    if (!n->data || !n->bound_nodes || !n->computed_output)
         return false;
+    /* An output the code computes into a buffer of its own (which nothing
+     * else shares: it lives to the end) is computed straight into the
+     * tensor returned, instead of being copied there. */
+    for (int k = 0; k < g->n_outputs; k++) {
+        int o = g->outputs[k];
+        em__jit_role r = n->schedule.role[o];
+        bool computed = r == EM__ROLE_LOOP || r == EM__ROLE_REDUCE ||
+                        r == EM__ROLE_MATMUL || r == EM__ROLE_KERNEL;
+        bool in_place = em__op_table[g->nodes[o].op].flags & EM__OP_IN_PLACE;
+        for (int j = 0; j < k && computed; j++)
+            computed = g->outputs[j] != o;
+        n->computed_output[k] = computed && !in_place;
+    }
     for (int i = 0; i < g->len; i++) {
         const em__node *node = &g->nodes[i];
         bool alias =
@@ -381,8 +398,29 @@ static int run(em__native *n, em_tensor *const *inputs, em_tensor **outputs)
             h->data = em__plan_header(n->plan, node->inputs[0])->data;
         n->data[i] = h->data;
     }
-    if (n->entry(n->data, n->plan) != 0)
+    const em__graph *g = n->g;
+    for (int k = 0; k < g->n_outputs; k++) {
+        outputs[k] = NULL;
+        if (!n->computed_output[k])
+            continue;
+        int o = g->outputs[k];
+        outputs[k] = em__tensor_new(&g->nodes[o].type);
+        if (!outputs[k]) {
+            for (int j = 0; j < k; j++) {
+                em_tensor_free(outputs[j]);
+                outputs[j] = NULL;
+            }
+            return -1;
+        }
+        em__plan_header(n->plan, o)->data = n->data[o] = outputs[k]->data;
+    }
+    if (n->entry(n->data, n->plan) != 0) {
+        for (int k = 0; k < g->n_outputs; k++) {
+            em_tensor_free(outputs[k]);
+            outputs[k] = NULL;
+        }
         return -1;
+    }
     return em__plan_copy_outputs(n->plan, outputs) ? 1 : -1;
 }
 

@@ -40,9 +40,11 @@ typedef struct loop {
     LLVMValueRef index, acc; /* acc: a value carried around, or NULL */
 } loop;
 
-/* Opens `for (index = 0; index < n; index++)`; the builder is left in the
- * body. acc_init, when given, starts a value carried between iterations. */
-static void loop_open(em__jit_ctx *c, loop *l, int64_t n, LLVMValueRef acc_init)
+/* Opens `for (index = begin; index < end; index++)`; the builder is left
+ * in the body. acc_init, when given, starts a value carried between
+ * iterations. */
+static void loop_open_range(em__jit_ctx *c, loop *l, LLVMValueRef begin,
+                            LLVMValueRef end, LLVMValueRef acc_init)
 {
     LLVMBasicBlockRef before = LLVMGetInsertBlock(c->b);
     l->header = LLVMAppendBasicBlockInContext(c->llvm, c->entry, "loop");
@@ -53,17 +55,22 @@ static void loop_open(em__jit_ctx *c, loop *l, int64_t n, LLVMValueRef acc_init)
 
     LLVMPositionBuilderAtEnd(c->b, l->header);
     l->index = LLVMBuildPhi(c->b, c->i64, "i");
-    LLVMValueRef zero = LLVMConstInt(c->i64, 0, 0);
-    LLVMAddIncoming(l->index, &zero, &before, 1);
+    LLVMAddIncoming(l->index, &begin, &before, 1);
     l->acc = NULL;
     if (acc_init) {
         l->acc = LLVMBuildPhi(c->b, LLVMTypeOf(acc_init), "acc");
         LLVMAddIncoming(l->acc, &acc_init, &before, 1);
     }
-    LLVMValueRef more = LLVMBuildICmp(c->b, LLVMIntSLT, l->index,
-                                      LLVMConstInt(c->i64, (uint64_t)n, 0), "");
+    LLVMValueRef more = LLVMBuildICmp(c->b, LLVMIntSLT, l->index, end, "");
     LLVMBuildCondBr(c->b, more, body, l->exit);
     LLVMPositionBuilderAtEnd(c->b, body);
+}
+
+/* for (index = 0; index < n; index++) */
+static void loop_open(em__jit_ctx *c, loop *l, int64_t n, LLVMValueRef acc_init)
+{
+    loop_open_range(c, l, LLVMConstInt(c->i64, 0, 0),
+                    LLVMConstInt(c->i64, (uint64_t)n, 0), acc_init);
 }
 
 /* Closes the loop (acc_next: the carried value for the next iteration);
@@ -92,7 +99,18 @@ typedef struct group {
     int64_t out_strides[EM_MAX_DIMS];
     bool reduced[EM_MAX_DIMS];
     LLVMValueRef *values; /* per node, while the body is emitted */
+    LLVMValueRef begin, end; /* the outermost dimension's range */
 } group;
+
+/* Opens the loop over dimension d: the group's range for the outermost. */
+static void group_loop_open(em__jit_ctx *c, const group *gr, loop *l, int d,
+                            LLVMValueRef acc_init)
+{
+    if (d == 0 && gr->begin)
+        loop_open_range(c, l, gr->begin, gr->end, acc_init);
+    else
+        loop_open(c, l, gr->shape[d], acc_init);
+}
 
 static bool in_group(const em__jit_ctx *c, const group *gr, int node)
 {
@@ -314,7 +332,7 @@ static void emit_loop_nest(em__jit_ctx *c, group *gr, int d,
         return;
     }
     loop l;
-    loop_open(c, &l, gr->shape[d], NULL);
+    group_loop_open(c, gr, &l, d, NULL);
     index[d] = l.index;
     emit_loop_nest(c, gr, d + 1, index);
     loop_close(c, &l, NULL);
@@ -358,8 +376,8 @@ static void emit_reduce_nest(em__jit_ctx *c, group *gr, int d,
 
     if (d == gr->ndim - 1 && gr->reduced[d]) {
         loop l;
-        loop_open(c, &l, gr->shape[d],
-                  LLVMConstReal(acc_type, identity_of(rn->op)));
+        group_loop_open(c, gr, &l, d,
+                        LLVMConstReal(acc_type, identity_of(rn->op)));
         index[d] = l.index;
         LLVMValueRef x =
             em__jit_convert(c, group_body(c, gr, index), dt, acc_dt);
@@ -386,24 +404,36 @@ static void emit_reduce_nest(em__jit_ctx *c, group *gr, int d,
         return;
     }
     loop l;
-    loop_open(c, &l, gr->shape[d], NULL);
+    group_loop_open(c, gr, &l, d, NULL);
     index[d] = l.index;
     emit_reduce_nest(c, gr, d + 1, index, direct_store);
     loop_close(c, &l, NULL);
+}
+
+static int64_t group_size(const group *gr)
+{
+    int64_t size = 1;
+    for (int d = 0; d < gr->ndim; d++)
+        size *= gr->shape[d];
+    return size;
+}
+
+/* True when a reduction writes each output element once (one reduced run,
+ * innermost), with no initialising pass. */
+static bool reduce_direct(const group *gr)
+{
+    int n_reduced = 0;
+    for (int d = 0; d < gr->ndim; d++)
+        n_reduced += gr->reduced[d] && gr->shape[d] > 1;
+    return group_size(gr) > 0 && n_reduced <= 1 && gr->reduced[gr->ndim - 1];
 }
 
 static void emit_reduce(em__jit_ctx *c, group *gr)
 {
     const em__node *rn = &c->g->nodes[gr->root];
     em_dtype dt = rn->type.dtype;
-    int n_reduced = 0;
-    for (int d = 0; d < gr->ndim; d++)
-        n_reduced += gr->reduced[d] && gr->shape[d] > 1;
-    int64_t loop_size = 1;
-    for (int d = 0; d < gr->ndim; d++)
-        loop_size *= gr->shape[d];
-    /* One reduced run, innermost: each output element is written once. */
-    bool direct = loop_size > 0 && n_reduced <= 1 && gr->reduced[gr->ndim - 1];
+    int64_t loop_size = group_size(gr);
+    bool direct = reduce_direct(gr);
     if (!direct) {
         loop l;
         loop_open(c, &l, rn->type.ndim == 0 ? 1 : em__type_size(&rn->type),
@@ -447,12 +477,92 @@ static void add_target_attributes(em__jit_ctx *c, LLVMValueRef fn)
     add_enum_attribute(c->llvm, fn, LLVMAttributeFunctionIndex, "nounwind");
 }
 
+/* Loops over at least this many elements are split across the runtime's
+ * threads, in parts of at least PARALLEL_PART elements: below that, waking
+ * the threads costs more than it saves. */
+enum { PARALLEL_MIN = 1 << 17, PARALLEL_PART = 1 << 15 };
+
+/* True when the outermost dimension's iterations write disjoint outputs,
+ * so that parts of its range can run at once. */
+static bool group_splits(const em__jit_ctx *c, const group *gr)
+{
+    if (c->exported || gr->shape[0] < 2 || group_size(gr) < PARALLEL_MIN)
+        return false;
+    if (c->s->role[gr->root] == EM__ROLE_REDUCE)
+        return !gr->reduced[0] && reduce_direct(gr);
+    return true;
+}
+
+static void run_range(void (*fn)(void *, int64_t, int64_t), void *ctx,
+                      int64_t n, int64_t grain)
+{
+    em__parallel_for(fn, ctx, n, grain);
+}
+
+/* Calls the group function over the outermost range [0, n): directly, or
+ * through a task(ctx, begin, end) that em__parallel_for runs on parts of
+ * it, ctx holding the group's pointers. */
+static void call_group(em__jit_ctx *c, const group *gr, LLVMValueRef fn,
+                       LLVMTypeRef type, LLVMValueRef *args, int n)
+{
+    LLVMValueRef range = LLVMConstInt(c->i64, (uint64_t)gr->shape[0], 0);
+    if (!group_splits(c, gr)) {
+        args[n] = LLVMConstInt(c->i64, 0, 0);
+        args[n + 1] = range;
+        LLVMBuildCall2(c->b, type, fn, args, (unsigned)n + 2, "");
+        return;
+    }
+    LLVMTypeRef array = LLVMArrayType2(c->ptr, (uint64_t)n);
+    LLVMValueRef ctx = LLVMBuildAlloca(c->b, array, "pointers");
+    for (int k = 0; k < n; k++) {
+        LLVMValueRef at = LLVMConstInt(c->i64, (uint64_t)k, 0);
+        LLVMBuildStore(c->b, args[k],
+                       LLVMBuildInBoundsGEP2(c->b, c->ptr, ctx, &at, 1, ""));
+    }
+    LLVMTypeRef task_type = LLVMFunctionType(
+        LLVMVoidTypeInContext(c->llvm), (LLVMTypeRef[]){c->ptr, c->i64, c->i64},
+        3, 0);
+    LLVMValueRef task = LLVMAddFunction(c->module, "task", task_type);
+    LLVMSetLinkage(task, LLVMPrivateLinkage);
+    add_target_attributes(c, task);
+    LLVMBasicBlockRef resume = LLVMGetInsertBlock(c->b);
+    LLVMPositionBuilderAtEnd(
+        c->b, LLVMAppendBasicBlockInContext(c->llvm, task, "start"));
+    LLVMValueRef *loaded = calloc((size_t)n + 2, sizeof *loaded);
+    for (int k = 0; loaded && k < n; k++) {
+        LLVMValueRef at = LLVMConstInt(c->i64, (uint64_t)k, 0);
+        LLVMValueRef p = LLVMBuildInBoundsGEP2(c->b, c->ptr,
+                                               LLVMGetParam(task, 0), &at, 1, "");
+        loaded[k] = LLVMBuildLoad2(c->b, c->ptr, p, "");
+    }
+    if (loaded) {
+        loaded[n] = LLVMGetParam(task, 1);
+        loaded[n + 1] = LLVMGetParam(task, 2);
+        LLVMBuildCall2(c->b, type, fn, loaded, (unsigned)n + 2, "");
+    }
+    free(loaded);
+    LLVMBuildRetVoid(c->b);
+    LLVMPositionBuilderAtEnd(c->b, resume);
+
+    int64_t inner = group_size(gr) / gr->shape[0];
+    int64_t grain = (PARALLEL_PART + inner - 1) / inner;
+    LLVMTypeRef run_type = LLVMFunctionType(
+        LLVMVoidTypeInContext(c->llvm),
+        (LLVMTypeRef[]){c->ptr, c->ptr, c->i64, c->i64}, 4, 0);
+    em__jit_call(c, "em__parallel_for", (void (*)(void))run_range, run_type,
+                 (LLVMValueRef[]){task, ctx, range,
+                                  LLVMConstInt(c->i64, (uint64_t)grain, 0)},
+                 4);
+}
+
 /* A loop group is a function of its own, called from the entry point:
- * void loop(out, leaves...). A planned buffer it writes is passed as a
- * noalias pointer (nothing else in the group can reach it), which spares
- * the vectoriser its run-time overlap checks; an update's variable is not,
- * since the group reads it too. Small functions also keep LLVM's time
- * linear in the number of loops. */
+ * void loop(out, leaves..., begin, end), over [begin, end) of its
+ * outermost dimension (so that large loops can be split across threads).
+ * A planned buffer it writes is passed as a noalias pointer (nothing else
+ * in the group can reach it), which spares the vectoriser its run-time
+ * overlap checks; an update's variable is not, since the group reads it
+ * too. Small functions also keep LLVM's time linear in the number of
+ * loops. */
 static bool emit_group(em__jit_ctx *c, int root)
 {
     group gr;
@@ -465,9 +575,9 @@ static bool emit_group(em__jit_ctx *c, int root)
     int out = assign ? rn->inputs[0] : root;
     int n = 1;
     int *nodes = calloc((size_t)gr.n_leaves + 1, sizeof *nodes);
-    LLVMValueRef *args = calloc((size_t)gr.n_leaves + 1, sizeof *args);
+    LLVMValueRef *args = calloc((size_t)gr.n_leaves + 3, sizeof *args);
     LLVMValueRef *saved = calloc((size_t)gr.n_leaves + 1, sizeof *saved);
-    LLVMTypeRef *types = calloc((size_t)gr.n_leaves + 1, sizeof *types);
+    LLVMTypeRef *types = calloc((size_t)gr.n_leaves + 3, sizeof *types);
     if (!nodes || !args || !saved || !types) {
         free(nodes), free(args), free(saved), free(types);
         group_free(&gr);
@@ -481,29 +591,31 @@ static bool emit_group(em__jit_ctx *c, int root)
         args[k] = c->node_ptr[nodes[k]];
         types[k] = c->ptr;
     }
-    LLVMTypeRef type =
-        LLVMFunctionType(LLVMVoidTypeInContext(c->llvm), types, (unsigned)n, 0);
+    types[n] = types[n + 1] = c->i64;
+    LLVMTypeRef type = LLVMFunctionType(LLVMVoidTypeInContext(c->llvm), types,
+                                        (unsigned)n + 2, 0);
     LLVMValueRef fn = LLVMAddFunction(c->module, "loop", type);
     LLVMSetLinkage(fn, LLVMPrivateLinkage);
     add_target_attributes(c, fn);
     add_enum_attribute(c->llvm, fn, LLVMAttributeFunctionIndex, "noinline");
     if (!assign)
         add_enum_attribute(c->llvm, fn, 1, "noalias");
-    LLVMBuildCall2(c->b, type, fn, args, (unsigned)n, "");
+    int64_t size = group_size(&gr);
+    if (size > 0 || c->s->role[root] == EM__ROLE_REDUCE)
+        call_group(c, &gr, fn, type, args, n);
 
     LLVMValueRef caller = c->entry;
     LLVMBasicBlockRef resume = LLVMGetInsertBlock(c->b);
     c->entry = fn;
-    LLVMPositionBuilderAtEnd(
-        c->b, LLVMAppendBasicBlockInContext(c->llvm, fn, "start"));
+    LLVMPositionBuilderAtEnd(c->b,
+                             LLVMAppendBasicBlockInContext(c->llvm, fn, "start"));
     for (int k = 0; k < n; k++) {
         saved[k] = c->node_ptr[nodes[k]];
         c->node_ptr[nodes[k]] = LLVMGetParam(fn, (unsigned)k);
     }
+    gr.begin = LLVMGetParam(fn, (unsigned)n);
+    gr.end = LLVMGetParam(fn, (unsigned)n + 1);
     LLVMValueRef index[EM_MAX_DIMS];
-    int64_t size = 1;
-    for (int d = 0; d < gr.ndim; d++)
-        size *= gr.shape[d];
     if (c->s->role[root] == EM__ROLE_REDUCE)
         emit_reduce(c, &gr);
     else if (size > 0)

@@ -147,11 +147,15 @@ static LLVMValueRef call2(const vm *v, const char *name, LLVMValueRef a,
 }
 
 /* c[0] x^(n-1) + ... + c[n-1] by Horner's rule. */
+/* c[0] x^(n-1) + ... + c[n-1], each step p x + c as one fused multiply-add
+ * where the CPU has one (llvm.fmuladd), two operations elsewhere. */
 static LLVMValueRef horner(const vm *v, LLVMValueRef x, const double *c, int n)
 {
     LLVMValueRef p = kf(v, c[0]);
-    for (int i = 1; i < n; i++)
-        p = add(v, mul(v, p, x), kf(v, c[i]));
+    for (int i = 1; i < n; i++) {
+        LLVMValueRef args[3] = {p, x, kf(v, c[i])};
+        p = intrinsic(v, "llvm.fmuladd", args, 3);
+    }
     return p;
 }
 

@@ -322,17 +322,15 @@ bool em__plan_bind_inputs(em__plan *plan, em_tensor *const *inputs)
 bool em__plan_copy_outputs(em__plan *plan, em_tensor **outputs)
 {
     const em__graph *g = plan->g;
-    for (int k = 0; k < g->n_outputs; k++)
+    bool ok = true;
+    for (int k = 0; k < g->n_outputs && ok; k++)
+        if (!outputs[k])
+            ok = copy_out(&plan->headers[g->outputs[k]], &outputs[k]);
+    for (int k = 0; k < g->n_outputs && !ok; k++) {
+        em_tensor_free(outputs[k]);
         outputs[k] = NULL;
-    for (int k = 0; k < g->n_outputs; k++)
-        if (!copy_out(&plan->headers[g->outputs[k]], &outputs[k])) {
-            for (int j = 0; j < k; j++) {
-                em_tensor_free(outputs[j]);
-                outputs[j] = NULL;
-            }
-            return false;
-        }
-    return true;
+    }
+    return ok;
 }
 
 int em__plan_run(em__plan *plan, em_tensor *const *inputs, int n_feed,

@@ -43,8 +43,9 @@ const em__graph *em__plan_graph(const em__plan *plan);
 /* The tensor node i holds, or NULL. */
 em_tensor *em__plan_held(const em__plan *plan, int i);
 
-/* Writes a new tensor per graph output, copied from the headers' values.
- * False with an error (outputs all NULL) when out of memory. */
+/* Writes a new tensor per graph output whose outputs[k] is NULL, copied
+ * from the headers' values (outputs[k] already set: left as it is). False
+ * with an error (outputs all freed and NULL) when out of memory. */
 bool em__plan_copy_outputs(em__plan *plan, em_tensor **outputs);
 void em__plan_free(em__plan *plan);
 
