@@ -68,6 +68,7 @@ static int mlp_logits(int n, em_tensor *const *in, int max, em_tensor **out,
 START_TEST(exported_mlp_matches_eager)
 {
     make_folder();
+    em_scope_begin();
     mlp m = {
         em_variable_new(
             "w1", test_random(1, EM_FLOAT32, 2, (int64_t[]){13, 37}, -1, 1),
@@ -115,6 +116,9 @@ START_TEST(exported_mlp_matches_eager)
     free(workspace);
     dlclose(library);
     em_function_free(f);
+    for (int i = 0; i < 4; i++)
+        em_tensor_free((&m.w1)[i]);
+    em_scope_end();
 }
 END_TEST
 
@@ -131,6 +135,7 @@ static int identity_and_weights(int n, em_tensor *const *in, int max,
 START_TEST(outputs_that_are_inputs_or_weights_are_copied)
 {
     make_folder();
+    em_scope_begin();
     em_tensor *w = em_variable_new(
         "w", test_f64(1, (int64_t[]){3}, (double[]){1, 2, 3}), false);
     em_tensor *x = test_f32(2, (int64_t[]){2, 2}, (float[]){4, 5, 6, 7});
@@ -153,6 +158,8 @@ START_TEST(outputs_that_are_inputs_or_weights_are_copied)
     free(workspace);
     dlclose(library);
     em_function_free(f);
+    em_tensor_free(w);
+    em_scope_end();
 }
 END_TEST
 
@@ -167,11 +174,13 @@ static int gather_body(int n, em_tensor *const *in, int max, em_tensor **out,
 START_TEST(graphs_needing_kernels_are_refused)
 {
     make_folder();
+    em_scope_begin();
     em_tensor *x = test_random(7, EM_FLOAT32, 2, (int64_t[]){2, 3}, -1, 1);
     em_function *f = em_trace_fn(gather_body, NULL, NULL);
     ck_assert_int_eq(export_fn(f, 1, &x, "soft"), -1);
     assert_error("cannot be exported", "softmax");
     em_function_free(f);
+    em_scope_end();
 }
 END_TEST
 
@@ -188,6 +197,7 @@ static int step_body(int n, em_tensor *const *in, int max, em_tensor **out,
 START_TEST(graphs_assigning_variables_are_refused)
 {
     make_folder();
+    em_scope_begin();
     em_tensor *v =
         em_variable_new("v", em_zeros(EM_FLOAT32, 1, (int64_t[]){3}), false);
     em_tensor *x = em_ones(EM_FLOAT32, 1, (int64_t[]){3});
@@ -195,12 +205,15 @@ START_TEST(graphs_assigning_variables_are_refused)
     ck_assert_int_eq(export_fn(f, 1, &x, "step"), -1);
     assert_error("cannot be exported", "assigns a variable");
     em_function_free(f);
+    em_tensor_free(v);
+    em_scope_end();
 }
 END_TEST
 
 START_TEST(symbols_must_be_c_identifiers)
 {
     make_folder();
+    em_scope_begin();
     em_tensor *x = test_random(7, EM_FLOAT32, 1, (int64_t[]){3}, -1, 1);
     em_function *f = em_trace_fn(gather_body, NULL, NULL);
     em_concrete *c = em_function_concrete(f, 1, &x);
@@ -209,6 +222,7 @@ START_TEST(symbols_must_be_c_identifiers)
                      -1);
     assert_error("not a C identifier");
     em_function_free(f);
+    em_scope_end();
 }
 END_TEST
 
