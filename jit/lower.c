@@ -631,8 +631,12 @@ static bool emit_group(em__jit_ctx *c, int root)
     return true;
 }
 
-/* The product as loops, for exported code (no BLAS at run time):
- * out = 0, then out[i, :] += a[i, p] * b[p, :] for each i and p. */
+/* The product as loops: for exported code (no BLAS at run time), and in
+ * the JIT for products too small for BLAS to pay. When a's rows and b's
+ * columns are both contiguous, each output is a dot product carried in a
+ * register (reassociated, so that it vectorises, as BLAS does); otherwise
+ * out = 0, then out[i, :] += a[i, p] * b[p, :] for each i and p, which
+ * vectorises along out's rows. */
 static void emit_matmul_loops(em__jit_ctx *c, int i)
 {
     const em__node *node = &c->g->nodes[i];
@@ -643,23 +647,71 @@ static void emit_matmul_loops(em__jit_ctx *c, int i)
     int64_t k = ta ? at->shape[0] : at->shape[1];
     int64_t n = tb ? bt->shape[0] : bt->shape[1];
     int64_t lda = at->shape[1], ldb = bt->shape[1];
+    int64_t a_row = ta ? 1 : lda, a_col = ta ? lda : 1;
+    int64_t b_row = tb ? 1 : ldb, b_col = tb ? ldb : 1;
     em_dtype dt = node->type.dtype;
+    LLVMTypeRef type = em__jit_type(c, dt);
     LLVMValueRef a = c->node_ptr[node->inputs[0]];
     LLVMValueRef b = c->node_ptr[node->inputs[1]];
     LLVMValueRef out = c->node_ptr[i];
-    LLVMValueRef zero = LLVMConstInt(c->i64, 0, 0);
-
+    group gr = {.ndim = 2};
+    LLVMValueRef index[2];
     loop li, lj, lp;
+
+    if (a_col == 1 && b_row == 1 && m * n > 0) {
+        loop_open(c, &li, m, NULL);
+        loop_open(c, &lj, n, NULL);
+        loop_open(c, &lp, k, em__jit_const(c, dt, 0));
+        index[0] = li.index;
+        index[1] = lp.index;
+        LLVMValueRef aip = load_element(
+            c, dt, a, offset_of(c, &gr, index, (int64_t[]){a_row, 1}));
+        index[0] = lj.index;
+        LLVMValueRef bpj = load_element(
+            c, dt, b, offset_of(c, &gr, index, (int64_t[]){b_col, 1}));
+        LLVMValueRef sum =
+            LLVMBuildFAdd(c->b, lp.acc, LLVMBuildFMul(c->b, aip, bpj, ""), "");
+        LLVMSetFastMathFlags(sum, LLVMFastMathAllowReassoc |
+                                      LLVMFastMathAllowContract);
+        loop_close(c, &lp, sum);
+        index[0] = li.index;
+        index[1] = lj.index;
+        LLVMBuildStore(c->b, lp.acc,
+                       element_pointer(c, dt, out,
+                                       offset_of(c, &gr, index,
+                                                 (int64_t[]){n, 1})));
+        loop_close(c, &lj, NULL);
+        loop_close(c, &li, NULL);
+        return;
+    }
+
     loop_open(c, &li, m * n, NULL);
     LLVMBuildStore(c->b, em__jit_const(c, dt, 0),
                    element_pointer(c, dt, out, li.index));
     loop_close(c, &li, NULL);
     if (m * n * k == 0)
         return;
-    int64_t a_row = ta ? 1 : lda, a_col = ta ? lda : 1;
-    int64_t b_row = tb ? 1 : ldb, b_col = tb ? ldb : 1;
-    group gr = {.ndim = 2};
-    LLVMValueRef index[2];
+    if (n == 1 && a_row == 1) {
+        /* A transposed a times a vector: out[:] += a[p, :] * b[p], both
+         * contiguous. */
+        loop_open(c, &lp, k, NULL);
+        index[0] = lp.index;
+        index[1] = LLVMConstInt(c->i64, 0, 0);
+        LLVMValueRef bp = load_element(
+            c, dt, b, offset_of(c, &gr, index, (int64_t[]){b_row, 0}));
+        loop_open(c, &li, m, NULL);
+        index[1] = li.index;
+        LLVMValueRef api = load_element(
+            c, dt, a, offset_of(c, &gr, index, (int64_t[]){a_col, 1}));
+        LLVMValueRef p = element_pointer(c, dt, out, li.index);
+        LLVMBuildStore(c->b,
+                       LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, type, p, ""),
+                                     LLVMBuildFMul(c->b, api, bp, ""), ""),
+                       p);
+        loop_close(c, &li, NULL);
+        loop_close(c, &lp, NULL);
+        return;
+    }
     loop_open(c, &li, m, NULL);
     loop_open(c, &lp, k, NULL);
     index[0] = li.index;
@@ -675,21 +727,22 @@ static void emit_matmul_loops(em__jit_ctx *c, int i)
     LLVMValueRef p = element_pointer(
         c, dt, out, offset_of(c, &gr, index, (int64_t[]){n, 1}));
     LLVMValueRef sum =
-        LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, em__jit_type(c, dt), p, ""),
+        LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, type, p, ""),
                       LLVMBuildFMul(c->b, aip, bpj, ""), "");
     LLVMBuildStore(c->b, sum, p);
     loop_close(c, &lj, NULL);
     loop_close(c, &lp, NULL);
     loop_close(c, &li, NULL);
-    (void)zero;
 }
+
+/* Below this many multiply-adds the JIT generates the product's loops
+ * (the same bound as the matmul kernel's own small-product loops); for a
+ * matrix times a vector, which BLAS packs for nothing, up to the larger
+ * bound. */
+enum { SMALL_MATMUL = 16384, VECTOR_MATMUL = 1 << 20 };
 
 static void emit_matmul(em__jit_ctx *c, int i)
 {
-    if (c->exported) {
-        emit_matmul_loops(c, i);
-        return;
-    }
     const em__node *node = &c->g->nodes[i];
     const em__type *a = &c->g->nodes[node->inputs[0]].type;
     const em__type *b = &c->g->nodes[node->inputs[1]].type;
@@ -697,6 +750,12 @@ static void emit_matmul(em__jit_ctx *c, int i)
     int64_t m = ta ? a->shape[1] : a->shape[0];
     int64_t k = ta ? a->shape[0] : a->shape[1];
     int64_t n = tb ? b->shape[0] : b->shape[1];
+    int64_t macs = m * n * k;
+    if (c->exported || macs <= SMALL_MATMUL ||
+        ((m == 1 || n == 1) && macs <= VECTOR_MATMUL)) {
+        emit_matmul_loops(c, i);
+        return;
+    }
     LLVMTypeRef i32 = c->i32, i64 = c->i64, p = c->ptr;
     LLVMTypeRef params[] = {i32, i32, i32, i64, i64, i64, p, i64, p, i64, p};
     LLVMTypeRef type =
