@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Runs the whole benchmark suite and collects the results: every
-# ember-bench workload in every mode at each BLAS thread count, plus the
-# Fashion-MNIST example's time to accuracy in eager and traced modes, and
-# PyTorch's numbers for the same work when torch is importable.
+# ember-bench workload in every mode (eager, graph, jit, reference) at each
+# BLAS thread count, plus the Fashion-MNIST example's time to accuracy
+# eager, traced (one call per step, native code) and with the epoch in the
+# graph, and PyTorch's numbers for the same work when torch is importable.
 #
 #   benchmarks/run.sh [--threads 1,2] [--repeats N] [--epochs N] [--out DIR]
 #                     [--build DIR] [--no-build] [--quick] [--with-torch]
 #                     [--install-gnuplot]
 #
-#   --threads N,...    OPENBLAS_NUM_THREADS of each run (default 1,2)
-#   --repeats N        timed loops per case (default 7; --quick: 3)
+#   --threads N,...    threads of each run: OPENBLAS_NUM_THREADS,
+#                      EMBER_NUM_THREADS and torch's (default 1,2)
+#   --repeats N        timed loops per case, at least 5 (default 7;
+#                      --quick: 5)
 #   --epochs N         epochs of the time-to-accuracy runs (default 5;
 #                      --quick: 1)
 #   --out DIR          where results go (default BUILD/bench-results)
@@ -21,13 +24,15 @@
 #   --install-gnuplot  install gnuplot-nox if gnuplot is missing
 #
 # Writes to DIR: results.csv, results.json (an array), results.md (a table
-# per workload), time_to_accuracy.csv, one SVG bar chart per workload
+# per workload and the targets), summary.md (every median in one table),
+# targets.csv, time_to_accuracy.csv, one SVG bar chart per workload
 # (bench-WORKLOAD.svg) and time_to_accuracy.svg when gnuplot is there, and
 # raw/ with each program's output. Exits 1 when a run failed (the others
 # are still collected), 2 on a bad argument.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+command_line="benchmarks/run.sh${*:+ $*}"
 cd "$root"
 jobs=${EMBER_JOBS:-$(nproc 2>/dev/null || echo 2)}
 
@@ -73,7 +78,7 @@ while [[ $# -gt 0 ]]; do
     shift
 done
 if [[ $quick == 1 ]]; then
-    repeats=${repeats:-3}
+    repeats=${repeats:-5}
     epochs=${epochs:-1}
 fi
 repeats=${repeats:-7}
@@ -85,6 +90,10 @@ for n in "$repeats" "$epochs"; do
         exit 2
     fi
 done
+if ((repeats < 5)); then
+    echo "run.sh: --repeats $repeats: a median needs at least 5" >&2
+    exit 2
+fi
 IFS=, read -r -a thread_list <<<"$threads"
 for t in "${thread_list[@]}"; do
     if ! [[ $t =~ ^[1-9][0-9]*$ ]]; then
@@ -119,6 +128,7 @@ for bin in "$bench" "$example"; do
         exit 1
     fi
 done
+cpu_model=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' \
     "$build/CMakeCache.txt" 2>/dev/null || true)
 notes=()
@@ -164,13 +174,15 @@ rm -f "$out"/*.svg
 status=0
 start=$SECONDS
 
-# Runs one program with OPENBLAS_NUM_THREADS=$1 (and torch's thread count),
-# its stdout to $2; keeps going on failure but remembers it.
+# Runs one program with $1 threads (OpenBLAS's, ember's own pool's,
+# OpenMP's and so torch's), its stdout to $2; keeps going on failure but
+# remembers it.
 run_logged() {
     local t=$1 dest=$2
     shift 2
     say "[$t thread(s)] $*"
-    if ! OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "$@" >"$dest" \
+    if ! OPENBLAS_NUM_THREADS=$t EMBER_NUM_THREADS=$t OMP_NUM_THREADS=$t \
+        "$@" >"$dest" \
         2>"$dest.err"; then
         say "failed: $* (see $dest.err)"
         tail -n 5 "$dest.err" >&2
@@ -180,24 +192,32 @@ run_logged() {
 }
 
 # Each result line gains "threads"; JSON lines only, progress dropped.
+# ember-bench's target lines go to their own file.
 results=$out/raw/results.jsonl
+targets=$out/raw/targets.jsonl
 tta=$out/raw/tta.jsonl
 : >"$results"
+: >"$targets"
 : >"$tta"
 tag() { grep '^{' "$2" | sed "s/^{/{\"threads\":$1,/" || true; }
 for t in "${thread_list[@]}"; do
     run_logged "$t" "$out/raw/ember-$t.jsonl" \
         "$bench" --json --repeats "$repeats"
-    tag "$t" "$out/raw/ember-$t.jsonl" >>"$results"
+    tag "$t" "$out/raw/ember-$t.jsonl" | grep -v '"target":' >>"$results" ||
+        true
+    tag "$t" "$out/raw/ember-$t.jsonl" | grep '"target":' >>"$targets" ||
+        true
     if [[ -n $torch_python ]]; then
         run_logged "$t" "$out/raw/torch-$t.jsonl" "$torch_python" \
             benchmarks/torch_bench.py --json --repeats "$repeats" \
             --threads "$t"
         tag "$t" "$out/raw/torch-$t.jsonl" >>"$results"
     fi
-    for mode in eager traced; do
+    for mode in eager traced epoch-in-graph; do
+        flags=(--mode "$mode")
+        [[ $mode == epoch-in-graph ]] && flags=(--epoch-in-graph)
         run_logged "$t" "$out/raw/mlp-$mode-$t.jsonl" \
-            "$example" --epochs "$epochs" --mode "$mode" --json
+            "$example" --epochs "$epochs" "${flags[@]}" --json
         tag "$t" "$out/raw/mlp-$mode-$t.jsonl" >>"$tta"
     done
     if [[ -n $torch_python ]]; then
@@ -228,36 +248,69 @@ awk 'BEGIN { print "[" } NR > 1 { print prev "," } { prev = "  " $0 }
      END { if (NR) print prev; print "]" }' "$results" >"$out/results.json"
 
 # results.csv and the rows of results.md, with each row's ratio to the
-# baseline of its run: the reference row for mlp-step, the eager row of
-# the same case otherwise.
+# baseline of its run (the rule ember-bench's table uses): the reference
+# row of the same case for mlp-step and chain, the eager "per step" row for
+# epoch, the eager add without a tape for add with one, and the eager row
+# of the same case otherwise. Traced rows also say where their calls ran
+# (tier: native or executor) and what compiling cost.
 awk -v csv="$out/results.csv" -v rows="$out/raw/rows.tsv" "$awk_json"'
-function base_mode(w) { return w == "mlp-step" ? "reference" : "eager" }
 function csvq(s) { return "\"" s "\"" }
+function base_mode(w) {
+    return w == "mlp-step" || w == "chain" ? "reference" : "eager"
+}
+function base_case(w, c) {
+    if (w == "epoch")
+        return "per step"
+    if (w == "add" && c ~ /\] tape$/) {
+        sub(/ tape$/, " no tape", c)
+        return c
+    }
+    return c
+}
 {
     n++
-    for (k = 1; k <= 8; k++)
+    for (k = 1; k <= 10; k++)
         f[n, k] = jget($0, key[k])
     t = f[n, 1]; w = f[n, 2]; m = f[n, 3]; c = f[n, 4]
     median[t, w, m, c] = f[n, 6]
 }
 BEGIN {
-    split("threads workload mode case unit median min max", key, " ")
-    print "threads,workload,mode,case,unit,median,min,max,baseline,ratio" \
-        >csv
+    split("threads workload mode case unit median min max tier compile_ms",
+          key, " ")
+    print "threads,workload,mode,case,unit,median,min,max,tier,compile_ms," \
+          "baseline,ratio" >csv
 }
 END {
     for (i = 1; i <= n; i++) {
         t = f[i, 1]; w = f[i, 2]; m = f[i, 3]; c = f[i, 4]
-        b = base_mode(w)
+        b = base_mode(w); bc = base_case(w, c)
+        label = bc == c ? b : b " " bc
         ratio = ""
-        if ((t, w, b, c) in median && median[t, w, b, c] > 0)
-            ratio = sprintf("%.2f", f[i, 6] / median[t, w, b, c])
-        printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", t, w, m, csvq(c),
-            f[i, 5], f[i, 6], f[i, 7], f[i, 8], b, ratio >csv
-        printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", w, t, c, m,
-            f[i, 5], f[i, 6], f[i, 7], f[i, 8], b, ratio >rows
+        if ((b != m || bc != c) && (t, w, b, bc) in median &&
+            median[t, w, b, bc] > 0)
+            ratio = sprintf("%.2f", f[i, 6] / median[t, w, b, bc])
+        if (ratio == "")
+            label = ""
+        printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n", t, w, m, csvq(c),
+            f[i, 5], f[i, 6], f[i, 7], f[i, 8], f[i, 9], f[i, 10],
+            csvq(label), ratio >csv
+        printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", w, t, c,
+            m, f[i, 5], f[i, 6], f[i, 7], f[i, 8], label, ratio, f[i, 9],
+            f[i, 10] >rows
     }
 }' "$results"
+
+# summary.md: every median in one table, a column per mode.
+awk -F'\t' -f benchmarks/summary.awk "$out/raw/rows.tsv" >"$out/summary.md"
+
+# targets.csv: each target ember-bench checked, per thread count.
+awk "$awk_json"'
+BEGIN { print "threads,target,measured,unit,result" }
+{
+    printf "%s,\"%s\",%s,%s,%s\n", jget($0, "threads"), jget($0, "target"),
+        jget($0, "measured"), jget($0, "unit"),
+        jget($0, "pass") == "true" ? "PASS" : "MISS"
+}' "$targets" >"$out/targets.csv"
 
 # time_to_accuracy.csv: per epoch, the training seconds so far and the
 # test accuracy then.
@@ -303,8 +356,14 @@ if [[ $have_gnuplot == 1 ]]; then
             }' "$out/raw/rows.tsv" >"$dat"
         unit=$(cat "$out/raw/rows.tsv.unit")
         ncol=$(head -n 1 "$dat" | awk -F'\t' '{ print NF }')
+        # Medians more than 10x apart would flatten the small bars: then
+        # the y axis is logarithmic.
+        logscale=$(awk -F'\t' 'NR > 1 { for (i = 2; i <= NF; i++)
+                if ($i != "-") { v = $i + 0; if (!lo || v < lo) lo = v
+                                 if (v > hi) hi = v } }
+            END { print (lo > 0 && hi / lo > 10) ? 1 : 0 }' "$dat")
         if gnuplot -e "datafile='$dat'; outfile='$out/bench-$w.svg'" \
-            -e "chart='bars'; heading='$w'; ncol=$ncol" \
+            -e "chart='bars'; heading='$w'; ncol=$ncol; logscale=$logscale" \
             -e "ylabel='$unit per iteration'" \
             benchmarks/plot.gp <&- 2>"$dat.err"; then
             charts+=("$w")
@@ -315,9 +374,16 @@ if [[ $have_gnuplot == 1 ]]; then
     rm -f "$out/raw/rows.tsv.unit"
     series=$(awk -F, 'NR > 1 && !seen[$1 "," $2]++ { printf "%s ", $1 "," $2 }' \
         "$out/time_to_accuracy.csv")
+    # A logarithmic seconds axis when the slowest run took more than 10x
+    # the fastest one's first epoch.
+    logscale=$(awk -F, 'NR > 1 { v = $4 + 0; if (!lo || v < lo) lo = v
+                                 if (v > hi) hi = v }
+        END { print (lo > 0 && hi / lo > 10) ? 1 : 0 }' \
+        "$out/time_to_accuracy.csv")
     if [[ -n $series ]] &&
         gnuplot -e "datafile='$out/time_to_accuracy.csv'" \
             -e "outfile='$out/time_to_accuracy.svg'; chart='accuracy'" \
+            -e "logscale=$logscale" \
             -e "series='$series'" \
             benchmarks/plot.gp 2>"$out/raw/tta.err"; then
         charts+=(time_to_accuracy)
@@ -331,15 +397,20 @@ fi
 {
     echo "# ember benchmarks"
     echo
-    echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -m)," \
+    echo "$(date -u '+%Y-%m-%d %H:%M UTC'): ${cpu_model:-$(uname -m)}," \
         "$(nproc 2>/dev/null || echo '?') cores, build type" \
         "${build_type:-unknown}, ${repeats} repeats per case, thread counts" \
-        "(OPENBLAS_NUM_THREADS) ${threads}."
+        "(OPENBLAS_NUM_THREADS, EMBER_NUM_THREADS) ${threads}." \
+        "Command: \`$command_line\`."
     echo
     echo "Times are per iteration: median, min and max over the repeats." \
         "The ratio is this row's median over the baseline's, from the same" \
-        "run and case: the reference row for mlp-step, the eager row" \
-        "otherwise (below 1 is faster)."
+        "run and thread count (below 1 is faster): the reference row of" \
+        "the same case for mlp-step and chain, the eager \"per step\" row" \
+        "for epoch, the eager add without a tape for add with one, the" \
+        "eager row of the same case otherwise. Traced rows say where their" \
+        "calls ran: native code (with its compile time) or the graph" \
+        "executor."
     for note in "${notes[@]}"; do
         echo
         echo "- $note"
@@ -359,14 +430,28 @@ fi
             printf "\n## %s (%s)\n\n", w, $5
             if (index(charts, " " w " "))
                 printf "![%s](bench-%s.svg)\n\n", w, w
-            print "| threads | case | mode | median | min | max | ratio |"
-            print "|---:|---|---|---:|---:|---:|---:|"
+            print "| threads | case | mode | median | min | max | ratio | runs in |"
+            print "|---:|---|---|---:|---:|---:|---:|---|"
         }
         {
             ratio = $10 == "" ? "" : $10 "x vs " $9
-            printf "| %s | %s | %s | %s | %s | %s | %s |\n", $2, $3, $4,
-                $6, $7, $8, ratio
+            where = $11 == "native" ? "native (" $12 " ms compile)" : $11
+            printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", $2, $3,
+                $4, $6, $7, $8, ratio, where
         }'
+    if [[ -s $targets ]]; then
+        echo
+        echo "## Targets"
+        echo
+        echo "Measured in this run, never asserted by a test."
+        echo
+        echo "| threads | target | measured | result |"
+        echo "|---:|---|---:|---|"
+        awk -F, 'NR > 1 {
+                gsub(/"/, "", $2)
+                printf "| %s | %s | %s%s | %s |\n", $1, $2, $3, $4, $5
+            }' "$out/targets.csv"
+    fi
     echo
     echo "## Time to accuracy (Fashion-MNIST MLP, epochs: $epochs)"
     echo

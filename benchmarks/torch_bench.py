@@ -5,7 +5,8 @@ Times the same workloads as benchmarks/ember_bench.c with the same method
 and prints the same JSON lines, with mode "torch-eager" (ops run one by
 one) or "torch-script" (torch.jit.script):
 
-    torch_bench.py [add|mlp-step|logreg-step|call ...] [--repeats N]
+    torch_bench.py [add|mlp-step|logreg-step|call|chain|epoch ...]
+                   [--repeats N]
                    [--batch N[,N...]] [--threads N] [--json]
     torch_bench.py --time-to-accuracy [--epochs N] [--data DIR]
     torch_bench.py --self-test
@@ -28,14 +29,14 @@ import struct
 import sys
 import time
 
-WORKLOADS = ("add", "mlp-step", "logreg-step", "call")
+WORKLOADS = ("add", "mlp-step", "logreg-step", "call", "chain", "epoch")
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 
 # The method of ember_bench.c: grow the loop until one run takes 20 ms,
 # then scale it to about 100 ms per timed run.
 CALIBRATE_S = 0.020
 TARGET_S = 0.100
-UNIT_SCALE = {"ns": 1e9, "us": 1e6}
+UNIT_SCALE = {"ns": 1e9, "us": 1e6, "ms": 1e3}
 
 
 def run_loop(fn, iterations):
@@ -219,6 +220,52 @@ def call_cases(torch):
                   lambda: scripted(x))]]
 
 
+def chain_cases(torch):
+    """tanh(x * a + b) * sigmoid(x) on 2^20 float32, a and b 0-d tensors."""
+    scripted = torch.jit.script(_chain)
+    gen = torch.Generator().manual_seed(11)
+    x = torch.rand(1 << 20, generator=gen) * 8 - 4
+    a = torch.tensor(0.75)
+    b = torch.tensor(-0.25)
+    name = "2^20 float32"
+    return [[case("chain", "torch-eager", name, "us",
+                  lambda: _chain(x, a, b)),
+             case("chain", "torch-script", name, "us",
+                  lambda: scripted(x, a, b))]]
+
+
+def _chain(x, a, b):
+    # Tensor methods, so that scripting needs no torch global here.
+    return (x * a + b).tanh() * x.sigmoid()
+
+
+def epoch_cases(torch):
+    """One epoch of a 784-128-10 MLP (Adam 1e-3) over 4096 synthetic
+    samples, batch 128, one step per batch sliced from the whole set."""
+    nn = torch.nn
+    cases = []
+    for mode in ("torch-eager", "torch-script"):
+        torch.manual_seed(1)
+        model = nn.Sequential(nn.Linear(784, 128), nn.ReLU(),
+                              nn.Linear(128, 10))
+        if mode == "torch-script":
+            model = torch.jit.script(model)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        images = torch.rand(4096, 784)
+        labels = torch.randint(0, 10, (4096,))
+        step = stepper(torch, model, opt,
+                       [(images[i:i + 128], labels[i:i + 128])
+                        for i in range(0, 4096, 128)],
+                       torch.nn.functional.cross_entropy)
+
+        def epoch(step=step):
+            for _ in range(4096 // 128):
+                step()
+
+        cases.append(case("epoch", mode, "per step", "ms", epoch))
+    return [cases]
+
+
 def case(workload, mode, name, unit, fn):
     return {"workload": workload, "mode": mode, "case": name, "unit": unit,
             "fn": fn}
@@ -343,7 +390,8 @@ def main():
     p = argparse.ArgumentParser(
         description="PyTorch counterparts of ember-bench's workloads.")
     p.add_argument("workloads", nargs="*", metavar="WORKLOAD",
-                   help="add, mlp-step, logreg-step, call (default: all)")
+                   help="add, mlp-step, logreg-step, call, chain, epoch "
+                   "(default: all)")
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--batch", default="32,128", help="mlp-step batch sizes")
     p.add_argument("--threads", type=int, help="torch.set_num_threads")
@@ -381,6 +429,10 @@ def main():
             groups = mlp_cases(torch, batches)
         elif w == "logreg-step":
             groups = logreg_cases(torch)
+        elif w == "chain":
+            groups = chain_cases(torch)
+        elif w == "epoch":
+            groups = epoch_cases(torch)
         else:
             groups = call_cases(torch)
         for cases in groups:

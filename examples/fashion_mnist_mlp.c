@@ -34,6 +34,11 @@
  * wrapped with em_trace_fn (see "Tracing" below train_step_body): the same
  * C functions, run as graphs. Both modes print the same numbers.
  *
+ * With --epoch-in-graph, one traced call trains a whole epoch: an
+ * em_while_loop inside the graph gathers each batch from the full training
+ * tensors and runs the same training step (see "A whole epoch in one call"
+ * below train_epoch).
+ *
  * With --save PATH, the weights, the optimiser's state and the epoch
  * count are checkpointed to PATH after every epoch; --resume PATH reads
  * them back and training goes on from the next epoch (see "Checkpoints"
@@ -42,8 +47,9 @@
  * Run:  fashion_mnist_mlp [--epochs N] [--batch B] [--lr X]
  *                         [--optimizer sgd|momentum|adam]
  *                         [--schedule constant|cosine] [--seed S]
- *                         [--mode eager|traced] [--data DIR] [--json]
- *                         [--save PATH] [--resume PATH]
+ *                         [--mode eager|traced] [--epoch-in-graph]
+ *                         [--data DIR] [--json] [--save PATH]
+ *                         [--resume PATH]
  */
 #include <inttypes.h>
 #include <math.h>
@@ -168,6 +174,8 @@ static int train_step_body(int n_inputs, em_tensor *const *in, int max_outputs,
 typedef struct step_fns {
     trainer t;
     em_function *train, *eval; /* NULL in eager mode */
+    em_function *epoch;        /* --epoch-in-graph only */
+    int64_t batch, epoch_steps;
 } step_fns;
 
 static void step_fns_init(step_fns *s, mlp *m, em_optimizer *opt, bool traced)
@@ -191,6 +199,7 @@ static void step_fns_free(step_fns *s)
 {
     em_function_free(s->train);
     em_function_free(s->eval);
+    em_function_free(s->epoch);
 }
 
 /* Runs a step: the traced function when there is one, else the body
@@ -270,6 +279,125 @@ static epoch_stats train_epoch(step_fns *s, em_batch_iter *batches,
 }
 
 /*
+ * A whole epoch in one call. With --epoch-in-graph the host does not loop
+ * over batches at all: one traced function receives the whole training
+ * set and this epoch's shuffled order, and an em_while_loop inside its
+ * graph runs every step. The loop's variables are the step number and
+ * the running sums of loss and accuracy; its body gathers rows
+ * [step * batch, (step + 1) * batch) of the order, gathers those images
+ * and labels, and calls train_step_body, whose tape and optimiser update
+ * the weights inside the loop. The graph's size does not depend on the
+ * number of steps, and no call returns to C between them.
+ *
+ * Every batch has the same shape, so an epoch runs n / batch steps: the
+ * n % batch examples left over (different ones each epoch, as the order
+ * is reshuffled) wait for a later epoch.
+ */
+typedef struct epoch_loop {
+    step_fns *s;
+    em_tensor *images, *labels, *order; /* the call's inputs */
+    em_tensor *offsets;                 /* [batch] int64: 0 .. batch - 1 */
+} epoch_loop;
+
+/* Loop variables: step [] int64, loss_sum [] and accuracy_sum [] float32. */
+static int epoch_cond(int n, em_tensor *const *vars, int max_outputs,
+                      em_tensor **out, void *user)
+{
+    (void)n, (void)max_outputs;
+    const epoch_loop *l = user;
+    out[0] = em_less(vars[0], em_scalar((double)l->s->epoch_steps, EM_INT64));
+    return out[0] ? 1 : -1;
+}
+
+static int epoch_body(int n, em_tensor *const *vars, int max_outputs,
+                      em_tensor **out, void *user)
+{
+    (void)n, (void)max_outputs;
+    const epoch_loop *l = user;
+    em_tensor *start =
+        em_mul(vars[0], em_scalar((double)l->s->batch, EM_INT64));
+    em_tensor *rows = em_gather(l->order, em_add(l->offsets, start), 0);
+    em_tensor *xy[2] = {em_gather(l->images, rows, 0),
+                        em_gather(l->labels, rows, 0)};
+    em_tensor *step[2] = {NULL, NULL};
+    if (train_step_body(2, xy, 2, step, &l->s->t) != 2)
+        return -1;
+    out[0] = em_add(vars[0], em_scalar(1, EM_INT64));
+    out[1] = em_add(vars[1], step[0]);
+    out[2] = em_add(vars[2], step[1]);
+    return 3;
+}
+
+/* in[0] images [n, 784], in[1] labels [n], in[2] the order [n] int64 ->
+ * out[0] the epoch's mean loss, out[1] its mean training accuracy. */
+static int train_epoch_body(int n_inputs, em_tensor *const *in, int max_outputs,
+                            em_tensor **out, void *user)
+{
+    (void)n_inputs, (void)max_outputs;
+    step_fns *s = user;
+    epoch_loop l = {s, in[0], in[1], in[2],
+                    em_arange(0, (double)s->batch, 1, EM_INT64)};
+    em_tensor *start[3] = {em_scalar(0, EM_INT64), em_scalar(0, EM_FLOAT32),
+                           em_scalar(0, EM_FLOAT32)};
+    em_tensor *sums[3] = {NULL, NULL, NULL};
+    if (em_while_loop(epoch_cond, epoch_body, &l, 3, start, sums, NULL) != 0)
+        return -1;
+    em_tensor *steps = em_scalar((double)s->epoch_steps, EM_FLOAT32);
+    out[0] = em_div(sums[1], steps);
+    out[1] = em_div(sums[2], steps);
+    return out[1] ? 2 : -1;
+}
+
+/* The epoch's order: a permutation of [0, n) drawn from seed and epoch
+ * (Fisher-Yates), as an int64 tensor owned by the open scope. */
+static em_tensor *epoch_order(uint64_t seed, int epoch, int64_t n)
+{
+    int64_t *order = malloc((size_t)n * sizeof *order);
+    em_rng *rng = em_rng_new(seed + (uint64_t)epoch);
+    if (!order || !rng) {
+        free(order);
+        em_rng_free(rng);
+        fprintf(stderr, "error: out of memory\n");
+        exit(1);
+    }
+    for (int64_t i = 0; i < n; i++)
+        order[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(em_rng_next_u64(rng) % (uint64_t)(i + 1));
+        int64_t swap = order[i];
+        order[i] = order[j];
+        order[j] = swap;
+    }
+    em_tensor *t = em_tensor_from_data(order, EM_INT64, 1, &n);
+    free(order);
+    em_rng_free(rng);
+    return t;
+}
+
+/* One epoch as one call of the traced epoch function. */
+static epoch_stats train_epoch_in_graph(step_fns *s, ex_fashion_mnist *data,
+                                        uint64_t seed, int epoch)
+{
+    int64_t n = em_tensor_dim(data->train_images, 0);
+    double start = ex_seconds();
+    em_scope_begin();
+    em_tensor *in[3] = {data->train_images, data->train_labels,
+                        epoch_order(seed, epoch, n)};
+    em_tensor *out[2] = {NULL, NULL};
+    double loss = NAN, accuracy = NAN;
+    if (em_function_call(s->epoch, 3, in, 2, out) == 2) {
+        loss = em_tensor_item(out[0]);
+        accuracy = em_tensor_item(out[1]);
+    }
+    em_scope_end();
+    ex_check("training epoch");
+    return (epoch_stats){.loss = loss,
+                         .train_accuracy = accuracy,
+                         .seconds = ex_seconds() - start,
+                         .examples = s->epoch_steps * s->batch};
+}
+
+/*
  * Checkpoints. A checkpoint (ember/checkpoint.h) stores variables by name:
  * here the six weights and biases, the optimiser's state (its step count
  * and Adam's moment estimates or the momentum, as em_optimizer_state
@@ -334,6 +462,7 @@ int main(int argc, char **argv)
     bool json = false;
     const char *mode = "eager";
     const char *save_path = NULL, *resume_path = NULL;
+    bool epoch_in_graph = false;
 
     const ex_option options[] = {
         {"epochs", EX_OPTION_INT, &epochs, "passes over the training set"},
@@ -351,6 +480,9 @@ int main(int argc, char **argv)
         {"mode", EX_OPTION_STRING, &mode,
          "eager (ops run one by one) or traced (each step runs as a graph "
          "made by em_trace_fn)"},
+        {"epoch-in-graph", EX_OPTION_FLAG, &epoch_in_graph,
+         "train each epoch with one traced call, its steps run by an "
+         "em_while_loop inside the graph (implies --mode traced)"},
         {"data", EX_OPTION_STRING, &data_dir,
          "folder holding the Fashion-MNIST IDX files"},
         {"json", EX_OPTION_FLAG, &json,
@@ -377,6 +509,10 @@ int main(int argc, char **argv)
     if (!traced && strcmp(mode, "eager") != 0) {
         fprintf(stderr, "error: unknown mode '%s' (eager, traced)\n", mode);
         return 2;
+    }
+    if (epoch_in_graph) {
+        traced = true;
+        mode = "epoch-in-graph";
     }
     if (strcmp(schedule, "cosine") != 0 && strcmp(schedule, "constant") != 0) {
         fprintf(stderr, "error: unknown schedule '%s' (constant, cosine)\n",
@@ -418,8 +554,25 @@ int main(int argc, char **argv)
     ex_check("creating the batch iterator");
     step_fns fns;
     step_fns_init(&fns, &model, opt, traced);
-    ex_check("wrapping the steps");
     int64_t steps = em_batch_iter_count(batches);
+    if (epoch_in_graph) {
+        steps = n_train / batch;
+        if (steps < 1) {
+            fprintf(stderr,
+                    "error: --batch %d is larger than the %" PRId64
+                    " training images\n",
+                    batch, n_train);
+            return 2;
+        }
+        fns.batch = batch;
+        fns.epoch_steps = steps;
+        const em_trace_options epoch_options = {.name = "train_epoch"};
+        fns.epoch = em_trace_fn(train_epoch_body, &fns, &epoch_options);
+        /* The optimiser's state is made now rather than by its first
+         * update, which runs inside the loop body's trace. */
+        em_optimizer_prepare(opt, NUM_PARAMS, model.params);
+    }
+    ex_check("wrapping the steps");
     /* The shuffled order depends on the epoch: catch up with the run. */
     for (int epoch = 1; epoch < first_epoch; epoch++)
         em_batch_iter_reset(batches);
@@ -445,10 +598,15 @@ int main(int argc, char **argv)
     for (int epoch = first_epoch; epoch <= epochs; epoch++) {
         char label[32];
         snprintf(label, sizeof label, "epoch %d/%d", epoch, epochs);
-        ex_progress progress;
-        ex_progress_start(&progress, label, steps, !json);
-        epoch_stats e = train_epoch(&fns, batches, &progress);
-        ex_progress_finish(&progress);
+        epoch_stats e;
+        if (fns.epoch) {
+            e = train_epoch_in_graph(&fns, &data, seed, epoch);
+        } else {
+            ex_progress progress;
+            ex_progress_start(&progress, label, steps, !json);
+            e = train_epoch(&fns, batches, &progress);
+            ex_progress_finish(&progress);
+        }
 
         total_seconds += e.seconds;
         train_accuracy = e.train_accuracy;
