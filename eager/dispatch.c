@@ -36,6 +36,96 @@ static void record(const em__thread *thread, em__op op, em_tensor *const *in,
         em__hooks_installed.record(op, in, n, attrs, out);
 }
 
+/* Why input i cannot join an op on `device`, or NULL. A one-element CPU
+ * tensor (the scalars wrappers and gradient rules make) may: it is copied
+ * over. An in-place op runs where its target lives. */
+static bool device_mismatch(const em__op_def *def, em_tensor *const *in, int i,
+                            em_device device)
+{
+    em_device d = em__tensor_device(in[i]);
+    if (d == device)
+        return false;
+    bool target = i == 0 && (def->flags & EM__OP_IN_PLACE);
+    return target || d != EM_CPU || in[i]->size != 1;
+}
+
+/* The rest of em__dispatch for inputs on a device: its kernel from the
+ * backend's table. */
+static em_tensor *dispatch_device(em__op op, em_tensor *const *in, int n,
+                                  const em__attrs *attrs,
+                                  const em__type *out_type,
+                                  const em__thread *thread)
+{
+    const em__op_def *def = &em__op_table[op];
+    em_device device = (def->flags & EM__OP_IN_PLACE)
+                           ? em__tensor_device(in[0])
+                           : EM_CPU;
+    for (int i = 0; i < n && device == EM_CPU; i++)
+        device = em__tensor_device(in[i]);
+    char msg[512], a[32], b[32];
+    for (int i = 0; i < n; i++)
+        if (device_mismatch(def, in, i, device)) {
+            snprintf(msg, sizeof msg,
+                     "inputs on two devices, %s and %s (input %d); move them "
+                     "to one with em_tensor_to",
+                     em_device_name(device, a, sizeof a),
+                     em_device_name(em__tensor_device(in[i]), b, sizeof b), i);
+            em__error_op(def->name, in, n, msg);
+            return NULL;
+        }
+    em__kernel_fn kernel = NULL;
+    if (em__device_installed.kernels)
+        kernel = em__device_installed.kernels[op];
+    if (!kernel && !(def->flags & EM__OP_VIEW)) {
+        snprintf(msg, sizeof msg, "no kernel for %s",
+                 em_device_name(device, a, sizeof a));
+        em__error_op(def->name, in, n, msg);
+        return NULL;
+    }
+
+    /* Scalars from the host, copied over for this call. */
+    em_tensor *inline_moved[INLINE_INPUTS] = {0};
+    em_tensor **moved = inline_moved;
+    if (n > INLINE_INPUTS && !(moved = calloc((size_t)n, sizeof *moved))) {
+        em__error("%s: out of memory", def->name);
+        return NULL;
+    }
+    em_tensor *out = NULL;
+    bool ok = true;
+    for (int i = 0; i < n && ok; i++) {
+        moved[i] = in[i];
+        if (em__tensor_device(in[i]) != device) {
+            moved[i] = em__tensor_to(in[i], device);
+            if (moved[i])
+                em__scope_forget(moved[i]);
+            ok = moved[i] != NULL;
+        }
+    }
+    if (ok && (def->flags & EM__OP_IN_PLACE)) {
+        ok = kernel(in[0], moved, n, attrs, msg, sizeof msg);
+        out = ok ? in[0] : NULL;
+        if (!ok)
+            em__error_op(def->name, in, n, msg);
+    } else if (ok && (def->flags & EM__OP_VIEW)) {
+        out = em__tensor_view(in[0], out_type);
+    } else if (ok) {
+        out = em__tensor_new_on(out_type, device);
+        if (out && !kernel(out, moved, n, attrs, msg, sizeof msg)) {
+            em__error_op(def->name, in, n, msg);
+            em_tensor_free(out);
+            out = NULL;
+        }
+    }
+    for (int i = 0; i < n; i++)
+        if (moved[i] && moved[i] != in[i])
+            em__tensor_unref(moved[i]);
+    if (moved != inline_moved)
+        free(moved);
+    if (out && !(def->flags & EM__OP_IN_PLACE))
+        record(thread, op, in, n, attrs, out);
+    return out;
+}
+
 em_tensor *em__dispatch(em__op op, em_tensor *const *in, int n,
                         const em__attrs *attrs_in)
 {
@@ -103,6 +193,12 @@ em_tensor *em__dispatch(em__op op, em_tensor *const *in, int n,
             record(thread, op, in, n, &attrs, traced);
         return traced;
     }
+
+    em_device device = EM_CPU;
+    for (int i = 0; i < n && device == EM_CPU; i++)
+        device = em__tensor_device(in[i]);
+    if (device != EM_CPU)
+        return dispatch_device(op, in, n, &attrs, &out_type, thread);
 
     if (def->flags & EM__OP_IN_PLACE) {
         if (!def->cpu(in[0], in, n, &attrs, msg, sizeof msg)) {

@@ -97,6 +97,7 @@ static char dump_kinds[128];
 static const char *dump_dir = "ember-dump";
 static bool jit_enabled = true;
 static int num_threads;
+static em_device default_device = EM_CPU;
 
 static void read_environment(void)
 {
@@ -112,6 +113,12 @@ static void read_environment(void)
     const char *dir = getenv("EMBER_DUMP_DIR");
     if (dir && *dir)
         dump_dir = dir;
+    const char *device = getenv("EMBER_DEVICE");
+    if (device && *device && !em__device_parse(device, &default_device))
+        fprintf(stderr,
+                "ember: warning: EMBER_DEVICE=%s is not cpu, cuda or "
+                "cuda:N; using cpu\n",
+                device);
     const char *level = getenv("EMBER_LOG");
     if (!level || !*level)
         return;
@@ -186,6 +193,12 @@ bool em__config_jit_enabled(void)
 {
     pthread_once(&config_once, read_environment);
     return jit_enabled;
+}
+
+em_device em__config_device(void)
+{
+    pthread_once(&config_once, read_environment);
+    return default_device;
 }
 
 int em__config_threads(void)

@@ -90,6 +90,7 @@ typedef struct em__storage {
     int64_t refcount;
     size_t bytes;
     void *data;
+    em_device device; /* EM_CPU, or a GPU whose memory data points into */
 } em__storage;
 
 enum {
@@ -118,6 +119,14 @@ struct em_tensor {
 /* A tensor of the given type with uninitialised storage, owned by the
  * innermost scope (or the caller). NULL with an error when out of memory. */
 em_tensor *em__tensor_new(const em__type *type);
+/* em__tensor_new on `device` (a GPU's memory through em__device_hooks). */
+em_tensor *em__tensor_new_on(const em__type *type, em_device device);
+/* The device t's storage lives on (EM_CPU for symbolic tensors). */
+em_device em__tensor_device(const em_tensor *t);
+/* t on the host: t itself with a new reference (em__tensor_unref it) when
+ * it is there, else a host copy made after the GPU's queued work. NULL
+ * with an error naming `what`. */
+em_tensor *em__tensor_host(const em_tensor *t, const char *what);
 /* References held by the runtime itself (a tape's records): unlike
  * em_tensor_retain / em_tensor_free they never touch scope ownership. */
 em_tensor *em__tensor_ref(em_tensor *t);
@@ -197,6 +206,33 @@ typedef struct em__hooks {
 } em__hooks;
 extern em__hooks em__hooks_installed;
 
+/* A GPU backend (cuda/) installs these at start-up; all NULL without one.
+ * Dispatch runs an op with `kernels[op]` (same contract as the CPU kernel,
+ * on device pointers) when its inputs live on a device. */
+typedef struct em__device_hooks {
+    /* Number of usable devices of this kind. */
+    int (*count)(void);
+    /* Device memory of at least `bytes` (> 0), or NULL with an error. */
+    void *(*alloc)(em_device device, size_t bytes);
+    void (*free)(em_device device, void *ptr);
+    /* Copies bytes between host (EM_CPU) and device memory, queued after
+     * the device's earlier work; returns once dst can be read when dst is
+     * host memory. False with an error. */
+    bool (*copy)(void *dst, em_device dst_device, const void *src,
+                 em_device src_device, size_t bytes);
+    const em__kernel_fn *kernels; /* EM_OP_COUNT entries, NULL: none */
+} em__device_hooks;
+extern em__device_hooks em__device_installed;
+/* Where creation functions put new tensors (the default device), unless
+ * tracing. Takes over t's reference; NULL with an error. */
+em_tensor *em__tensor_place(em_tensor *t);
+/* The same, onto `device`. */
+em_tensor *em__tensor_move(em_tensor *t, em_device device);
+/* em_tensor_to and em_set_default_device, for the backend that defines
+ * the public functions (cuda/, or cuda/none/ without CUDA). */
+em_tensor *em__tensor_to(const em_tensor *t, em_device device);
+int em__set_default_device(em_device device);
+
 /* Per-thread state shared by the eager modules. */
 typedef struct em__thread {
     int recording_tapes; /* tapes recording on this thread */
@@ -260,6 +296,11 @@ FILE *em__dump_open(const char *kind, const char *name, const char *suffix);
 
 /* False when EMBER_JIT=0 turned native compilation off. */
 bool em__config_jit_enabled(void);
+/* Parses "cpu", "cuda", "cuda:N" without recording an error. */
+bool em__device_parse(const char *text, em_device *device);
+/* EMBER_DEVICE ("cpu", "cuda", "cuda:N"), EM_CPU when unset; a value
+ * that does not parse is EM_CPU with a warning. */
+em_device em__config_device(void);
 /* EMBER_NUM_THREADS, or 0 when unset or not a positive number. */
 int em__config_threads(void);
 

@@ -79,12 +79,22 @@ int em_tensor_format(const em_tensor *t, char *buf, size_t size)
                      em__type_format(&t->type, type, sizeof type));
         return (int)out.used;
     }
+    em_tensor *host = em__tensor_host(t, "tensor_format");
+    if (!host)
+        return -1;
     int64_t strides[EM_MAX_DIMS];
     em__strides(&t->type, strides);
     em__text_put(&out, "tensor(");
-    put_dim(&out, t, 0, 0, strides, t->size > PRINT_THRESHOLD);
+    put_dim(&out, host, 0, 0, strides, t->size > PRINT_THRESHOLD);
     char type[200];
-    em__text_put(&out, ", %s)", em__type_format(&t->type, type, sizeof type));
+    em__text_put(&out, ", %s", em__type_format(&t->type, type, sizeof type));
+    if (em__tensor_device(t) != EM_CPU) {
+        char device[32];
+        em__text_put(&out, ", %s", em_device_name(em__tensor_device(t), device,
+                                                  sizeof device));
+    }
+    em__text_put(&out, ")");
+    em__tensor_unref(host);
     return (int)out.used;
 }
 

@@ -204,7 +204,7 @@ em_tensor *em_random_uniform(em_rng *rng, double low, double high,
     em_tensor *t = new_float("random_uniform", dtype, ndim, shape);
     if (t)
         fill(resolve(rng), t, UNIFORM, low, high - low, high);
-    return t;
+    return em__tensor_place(t);
 }
 
 em_tensor *em_random_normal(em_rng *rng, double mean, double stddev,
@@ -219,7 +219,7 @@ em_tensor *em_random_normal(em_rng *rng, double mean, double stddev,
     em_tensor *t = new_float("random_normal", dtype, ndim, shape);
     if (t)
         fill(resolve(rng), t, NORMAL, mean, stddev, INFINITY);
-    return t;
+    return em__tensor_place(t);
 }
 
 /* Fans of a weight: [fan_in, fan_out] for 2-d; for more dimensions the
@@ -254,7 +254,7 @@ em_tensor *em_init_glorot_uniform(em_rng *rng, em_dtype dtype, int ndim,
     /* Zero fans only come with zero elements: nothing to draw. */
     double limit = fan_in + fan_out > 0 ? sqrt(6.0 / (fan_in + fan_out)) : 0;
     fill(resolve(rng), t, UNIFORM, -limit, 2 * limit, limit);
-    return t;
+    return em__tensor_place(t);
 }
 
 em_tensor *em_init_he_normal(em_rng *rng, em_dtype dtype, int ndim,
@@ -267,5 +267,5 @@ em_tensor *em_init_he_normal(em_rng *rng, em_dtype dtype, int ndim,
     fans(ndim, shape, &fan_in, &fan_out);
     double stddev = fan_in > 0 ? sqrt(2.0 / fan_in) : 0;
     fill(resolve(rng), t, NORMAL, 0, stddev, INFINITY);
-    return t;
+    return em__tensor_place(t);
 }

@@ -123,6 +123,7 @@ static em__storage *storage_new(size_t bytes)
     s->refcount = 1;
     s->bytes = bytes;
     s->data = (char *)s + storage_header();
+    s->device = EM_CPU;
     int64_t now =
         atomic_fetch_add(&live_bytes, (int64_t)bytes) + (int64_t)bytes;
     int64_t peak = atomic_load(&peak_bytes);
@@ -136,9 +137,40 @@ static void storage_release(em__storage *s)
     if (--s->refcount > 0)
         return;
     atomic_fetch_sub(&live_bytes, (int64_t)s->bytes);
+    if (s->device != EM_CPU) {
+        em__device_installed.free(s->device, s->data);
+        free(s);
+        return;
+    }
     size_t total = storage_total(s->bytes);
     if (total < CACHE_MIN_BYTES || !cache_put(s, total))
         free(s);
+}
+
+/* Device memory behind a host header; the backend caches the blocks. */
+static em__storage *storage_new_on(size_t bytes, em_device device)
+{
+    if (device == EM_CPU)
+        return storage_new(bytes);
+    em__storage *s = malloc(sizeof *s);
+    if (!s)
+        return NULL;
+    s->data = em__device_installed.alloc
+                  ? em__device_installed.alloc(device, bytes ? bytes : 1)
+                  : NULL;
+    if (!s->data) {
+        free(s);
+        return NULL;
+    }
+    s->refcount = 1;
+    s->bytes = bytes;
+    s->device = device;
+    int64_t now =
+        atomic_fetch_add(&live_bytes, (int64_t)bytes) + (int64_t)bytes;
+    int64_t peak = atomic_load(&peak_bytes);
+    while (now > peak && !atomic_compare_exchange_weak(&peak_bytes, &peak, now))
+        ;
+    return s;
 }
 
 static em_tensor *tensor_alloc(const em__type *type, em__storage *storage)
@@ -164,6 +196,11 @@ static em_tensor *tensor_alloc(const em__type *type, em__storage *storage)
 
 em_tensor *em__tensor_new(const em__type *type)
 {
+    return em__tensor_new_on(type, EM_CPU);
+}
+
+em_tensor *em__tensor_new_on(const em__type *type, em_device device)
+{
     if (!em__type_fits(type)) {
         char text[200];
         em__error("shape %s has too many elements",
@@ -171,7 +208,7 @@ em_tensor *em__tensor_new(const em__type *type)
         return NULL;
     }
     size_t bytes = (size_t)em__type_size(type) * em_dtype_size(type->dtype);
-    em__storage *storage = storage_new(bytes);
+    em__storage *storage = storage_new_on(bytes, device);
     em_tensor *t = storage ? tensor_alloc(type, storage) : NULL;
     if (!t) {
         if (storage)
@@ -201,6 +238,14 @@ em_tensor *em__tensor_symbolic(const em__type *type, void *graph, int32_t node)
 
 bool em__tensor_readable(const em_tensor *t, const char *what)
 {
+    if (em__tensor_device(t) != EM_CPU) {
+        char device[32];
+        em__error("%s: the tensor lives on %s and this reads its memory on "
+                  "the host; copy it with em_tensor_to(t, EM_CPU) first",
+                  what,
+                  em_device_name(em__tensor_device(t), device, sizeof device));
+        return false;
+    }
     if (!(t->flags & EM__TENSOR_SYMBOLIC))
         return true;
     const char *fn = em__thread_state()->tracing;
@@ -318,10 +363,11 @@ em_tensor *em_tensor_from_data(const void *data, em_dtype dtype, int ndim,
     em_tensor *t = em__tensor_new(&type);
     if (t && size > 0)
         memcpy(t->data, data, (size_t)size * em_dtype_size(dtype));
-    return t;
+    return em__tensor_place(t);
 }
 
-em_tensor *em_full(double value, em_dtype dtype, int ndim, const int64_t *shape)
+static em_tensor *full_host(double value, em_dtype dtype, int ndim,
+                            const int64_t *shape)
 {
     em__type type;
     if (!em__type_make_checked(&type, "full", dtype, ndim, shape))
@@ -340,6 +386,11 @@ em_tensor *em_full(double value, em_dtype dtype, int ndim, const int64_t *shape)
             em__store_f64(t->data, dtype, i, value);
     }
     return t;
+}
+
+em_tensor *em_full(double value, em_dtype dtype, int ndim, const int64_t *shape)
+{
+    return em__tensor_place(full_host(value, dtype, ndim, shape));
 }
 
 em_tensor *em_zeros(em_dtype dtype, int ndim, const int64_t *shape)
@@ -366,7 +417,9 @@ em_tensor *em_full_like(const em_tensor *like, double value)
 {
     if (!like)
         return NULL;
-    return em_full(value, like->type.dtype, like->type.ndim, like->type.shape);
+    em_tensor *t =
+        full_host(value, like->type.dtype, like->type.ndim, like->type.shape);
+    return em__tensor_move(t, em__tensor_device(like));
 }
 
 em_tensor *em_zeros_like(const em_tensor *like)
@@ -403,7 +456,7 @@ em_tensor *em_arange(double start, double stop, double step, em_dtype dtype)
         return NULL;
     for (int64_t i = 0; i < n; i++)
         em__store_f64(t->data, dtype, i, start + (double)i * step);
-    return t;
+    return em__tensor_place(t);
 }
 
 /* ---- inspection -----------------------------------------------------------*/
@@ -455,7 +508,8 @@ int em_tensor_copy_to(const em_tensor *t, void *dst, em_dtype dtype,
             em__error("tensor_copy_to: tensor is NULL");
         return -1;
     }
-    if (!em__tensor_readable(t, "tensor_copy_to"))
+    if ((t->flags & EM__TENSOR_SYMBOLIC) &&
+        !em__tensor_readable(t, "tensor_copy_to"))
         return -1;
     if ((unsigned)dtype >= EM_DTYPE_COUNT) {
         em__error("tensor_copy_to: invalid dtype %d", (int)dtype);
@@ -474,14 +528,20 @@ int em_tensor_copy_to(const em_tensor *t, void *dst, em_dtype dtype,
                   need, (long long)t->size, em_dtype_name(dtype), bytes);
         return -1;
     }
-    if (need > 0)
-        em__convert(t->data, t->type.dtype, dst, dtype, t->size);
+    if (need > 0) {
+        em_tensor *host = em__tensor_host(t, "tensor_copy_to");
+        if (!host)
+            return -1;
+        em__convert(host->data, t->type.dtype, dst, dtype, t->size);
+        em__tensor_unref(host);
+    }
     return 0;
 }
 
 double em_tensor_item(const em_tensor *t)
 {
-    if (!t || !em__tensor_readable(t, "item"))
+    if (!t ||
+        ((t->flags & EM__TENSOR_SYMBOLIC) && !em__tensor_readable(t, "item")))
         return NAN;
     if (t->size != 1) {
         char text[200];
@@ -489,5 +549,10 @@ double em_tensor_item(const em_tensor *t)
                   em__type_format(&t->type, text, sizeof text));
         return NAN;
     }
-    return em__load_f64(t->data, t->type.dtype, 0);
+    em_tensor *host = em__tensor_host(t, "item");
+    if (!host)
+        return NAN;
+    double v = em__load_f64(host->data, t->type.dtype, 0);
+    em__tensor_unref(host);
+    return v;
 }

@@ -15,13 +15,23 @@ em_tensor *em_variable_new(const char *name, em_tensor *initial, bool trainable)
             em__error("variable_new: initial value is NULL");
         return NULL;
     }
-    if (!em__tensor_readable(initial, "variable_new"))
+    if ((initial->flags & EM__TENSOR_SYMBOLIC) &&
+        !em__tensor_readable(initial, "variable_new"))
         return NULL;
-    em_tensor *v = em__tensor_new(&initial->type);
+    /* A variable lives where its initial value does. */
+    em_tensor *v = em__tensor_new_on(&initial->type, em__tensor_device(initial));
     if (!v)
         return NULL;
     em__scope_forget(v); /* variables belong to their creator, not a scope */
-    memcpy(v->data, initial->data, em_tensor_nbytes(initial));
+    if (em__tensor_device(v) == EM_CPU)
+        memcpy(v->data, initial->data, em_tensor_nbytes(initial));
+    else if (em_tensor_nbytes(v) > 0 &&
+             !em__device_installed.copy(v->data, em__tensor_device(v),
+                                        initial->data, em__tensor_device(v),
+                                        em_tensor_nbytes(v))) {
+        em__tensor_unref(v);
+        return NULL;
+    }
     v->flags = EM__TENSOR_VARIABLE | (trainable ? EM__TENSOR_TRAINABLE : 0);
     v->name = strdup(name ? name : "variable");
     if (!v->name) {

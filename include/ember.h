@@ -12,6 +12,7 @@
 #include "ember/error.h"
 #include "ember/runtime.h"
 #include "ember/tensor.h"
+#include "ember/device.h"
 #include "ember/ops.h"
 #include "ember/nn.h"
 #include "ember/random.h"

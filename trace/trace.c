@@ -36,6 +36,7 @@ struct em_concrete {
     em_function *gradient; /* traced on first use under a tape */
     em__native *native;    /* compiled code, or NULL: the executor runs */
     em__multi_grad *taped; /* its record's gradient on eager tapes */
+    bool captures_device;  /* a captured constant or variable is on a GPU */
     const char *no_native; /* why native is NULL */
     double trace_seconds, passes_seconds;
     em_concrete *next;
@@ -578,6 +579,12 @@ static em_concrete *trace_concrete(em_function *f, int n,
     c->static_key_size = key_size;
     c->n_inputs = n;
     c->graph = g;
+    for (int i = 0; i < g->len; i++) {
+        const em__node *node = &g->nodes[i];
+        if ((node->kind == EM__NODE_CONST || node->kind == EM__NODE_VARIABLE) &&
+            node->value && em_tensor_device(node->value) != EM_CPU)
+            c->captures_device = true;
+    }
     c->trace_seconds = traced - start;
     c->passes_seconds = passes_seconds;
     if (f->jit == EM_JIT_OFF)
@@ -885,6 +892,17 @@ static int taped_call(em_concrete *c, em_tensor *const *inputs,
     return ok ? n_out : -1;
 }
 
+/* True when a call of c would read GPU memory: its inputs, or the
+ * constants and variables its graph captured (known since it was traced). */
+static bool touches_device(const em_concrete *c, int n,
+                           em_tensor *const *inputs)
+{
+    for (int i = 0; i < n; i++)
+        if (em_tensor_device(inputs[i]) != EM_CPU)
+            return true;
+    return c->captures_device;
+}
+
 int em_function_call(em_function *f, int n_inputs, em_tensor *const *inputs,
                      int max_outputs, em_tensor **outputs)
 {
@@ -911,6 +929,10 @@ int em_function_call(em_function *f, int n_inputs, em_tensor *const *inputs,
                   max_outputs);
         return -1;
     }
+    /* The executor and the JIT run on the host: with GPU tensors the body
+     * runs op by op, each op on the GPU. */
+    if (touches_device(c, n_inputs, inputs))
+        return f->body(n_inputs, inputs, max_outputs, outputs, f->user);
     if (em_tape_is_recording()) {
         if (taped_call_possible(c))
             return taped_call(c, inputs, outputs);
