@@ -231,8 +231,8 @@ static bool cuda_copy(void *dst, em_device dst_device, const void *src,
         cudaStream_t s = em__cuda_stream(dst_device);
         if (!s)
             return false;
-        e = cudaMemcpyPeerAsync(dst, dst_device - 1, src, src_device - 1,
-                                bytes, s);
+        e = cudaMemcpyPeerAsync(dst, dst_device - 1, src, src_device - 1, bytes,
+                                s);
     }
     if (e != cudaSuccess) {
         cudaGetLastError();

@@ -1,6 +1,6 @@
 /*
- * cuda/cuda_kernels.h - the launchers of the CUDA kernels (cuda/ kernel files), in
- * plain C terms so that the C side (cuda/kernels.c) calls them without
+ * cuda/cuda_kernels.h - the launchers of the CUDA kernels (cuda/ kernel files),
+ * in plain C terms so that the C side (cuda/kernels.c) calls them without
  * seeing CUDA C++. Every launcher queues its work on `stream` and returns
  * at once; op and dtype arguments are em__op and em_dtype values.
  */
@@ -30,8 +30,8 @@ typedef struct em__cu_index {
 } em__cu_index;
 
 /* [n] -> [n] */
-void em__cu_unary(int op, em_dtype dtype, void *out, const void *in,
-                  int64_t n, double alpha, cudaStream_t stream);
+void em__cu_unary(int op, em_dtype dtype, void *out, const void *in, int64_t n,
+                  double alpha, cudaStream_t stream);
 /* [a] x [b] -> [broadcast]; comparisons and logical ops write bool. */
 void em__cu_binary(int op, em_dtype dtype, void *out, const void *a,
                    const void *b, const em__cu_index *ix, int64_t n,
@@ -51,8 +51,8 @@ void em__cu_cast(em_dtype from, em_dtype to, void *out, const void *in,
 /* v[n] (how)= x broadcast through operand 0 of ix, converted to v's dtype;
  * how: 0 set, 1 add, 2 sub, 3 v = a v + x, 4 v -= s[0] x. */
 void em__cu_assign(int how, em_dtype vt, void *v, em_dtype xt, const void *x,
-                   const em__cu_index *ix, int64_t n, double a,
-                   em_dtype st, const void *s, cudaStream_t stream);
+                   const em__cu_index *ix, int64_t n, double a, em_dtype st,
+                   const void *s, cudaStream_t stream);
 
 /* [outer, r, inner] -> [outer, inner] for sum, max, min (same dtype). */
 void em__cu_reduce(int op, em_dtype dtype, void *out, const void *in,

@@ -30,8 +30,8 @@ static inline unsigned cu_blocks(int64_t n)
     return (unsigned)(b > 65535 * 8 ? 65535 * 8 : b);
 }
 
-#define CU_FOR(i, n)                                                          \
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); \
+#define CU_FOR(i, n)                                                           \
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n);  \
          i += (int64_t)gridDim.x * blockDim.x)
 
 /* Offset of output element i in operand k. */
@@ -115,26 +115,26 @@ __device__ static inline void cu_store_f64(void *p, em_dtype t, int64_t i,
 }
 
 /* Runs F<T> for the dtype's C type. */
-#define CU_DISPATCH_DTYPE(dtype, F, ...)                                      \
-    do {                                                                      \
-        switch (dtype) {                                                      \
-        case EM_BOOL:                                                         \
-        case EM_UINT8:                                                        \
-            F<uint8_t>(__VA_ARGS__);                                          \
-            break;                                                            \
-        case EM_INT32:                                                        \
-            F<int32_t>(__VA_ARGS__);                                          \
-            break;                                                            \
-        case EM_INT64:                                                        \
-            F<int64_t>(__VA_ARGS__);                                          \
-            break;                                                            \
-        case EM_FLOAT32:                                                      \
-            F<float>(__VA_ARGS__);                                            \
-            break;                                                            \
-        default:                                                              \
-            F<double>(__VA_ARGS__);                                           \
-            break;                                                            \
-        }                                                                     \
+#define CU_DISPATCH_DTYPE(dtype, F, ...)                                       \
+    do {                                                                       \
+        switch (dtype) {                                                       \
+        case EM_BOOL:                                                          \
+        case EM_UINT8:                                                         \
+            F<uint8_t>(__VA_ARGS__);                                           \
+            break;                                                             \
+        case EM_INT32:                                                         \
+            F<int32_t>(__VA_ARGS__);                                           \
+            break;                                                             \
+        case EM_INT64:                                                         \
+            F<int64_t>(__VA_ARGS__);                                           \
+            break;                                                             \
+        case EM_FLOAT32:                                                       \
+            F<float>(__VA_ARGS__);                                             \
+            break;                                                             \
+        default:                                                               \
+            F<double>(__VA_ARGS__);                                            \
+            break;                                                             \
+        }                                                                      \
     } while (0)
 
 #endif

@@ -8,8 +8,8 @@
 #include "internal.h"
 
 #define EM__CU_KERNEL(name)                                                    \
-    bool em__cuk_##name(em_tensor *out, em_tensor *const *in, int n,            \
-                       const em__attrs *attrs, char *msg, size_t size)
+    bool em__cuk_##name(em_tensor *out, em_tensor *const *in, int n,           \
+                        const em__attrs *attrs, char *msg, size_t size)
 
 EM__CU_KERNEL(sum);
 EM__CU_KERNEL(max);

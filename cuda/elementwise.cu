@@ -251,9 +251,8 @@ __global__ static void where_kernel(T *out, const uint8_t *c, const T *a,
 }
 
 template <typename T>
-static void launch_where(void *out, const void *c, const void *a,
-                         const void *b, const em__cu_index *ix, int64_t n,
-                         cudaStream_t s)
+static void launch_where(void *out, const void *c, const void *a, const void *b,
+                         const em__cu_index *ix, int64_t n, cudaStream_t s)
 {
     where_kernel<T><<<cu_blocks(n), CU_THREADS, 0, s>>>(
         (T *)out, (const uint8_t *)c, (const T *)a, (const T *)b, *ix, n);
@@ -292,8 +291,8 @@ extern "C" void em__cu_strided_copy(size_t elem, void *out, const void *in,
         return;
     unsigned g = cu_blocks(n);
     if (elem == 1)
-        strided_kernel<uint8_t>
-            <<<g, CU_THREADS, 0, s>>>((uint8_t *)out, (const uint8_t *)in, *ix, n);
+        strided_kernel<uint8_t><<<g, CU_THREADS, 0, s>>>(
+            (uint8_t *)out, (const uint8_t *)in, *ix, n);
     else if (elem == 4)
         strided_kernel<uint32_t><<<g, CU_THREADS, 0, s>>>(
             (uint32_t *)out, (const uint32_t *)in, *ix, n);

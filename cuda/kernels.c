@@ -2,8 +2,8 @@
  * cuda/kernels.c - the CUDA column of the op table: for every op of
  * eager/op_list.h, a kernel with the CPU kernel's contract (fill `out` from
  * `in`, all on one GPU) that describes the tensors to a launcher of
- * cuda/ kernel files or to cuBLAS. Work is queued on the device's stream and not
- * waited for.
+ * cuda/ kernel files or to cuBLAS. Work is queued on the device's stream and
+ * not waited for.
  */
 #include <string.h>
 
@@ -158,8 +158,8 @@ CU_KERNEL(copy)
 
 /* ---- variable updates -----------------------------------------------------*/
 
-static bool assign(int how, em_tensor *v, em_tensor *const *in, int n,
-                   double a, char *msg, size_t size)
+static bool assign(int how, em_tensor *v, em_tensor *const *in, int n, double a,
+                   char *msg, size_t size)
 {
     cudaStream_t s = stream_for(v, msg, size);
     if (!s)
@@ -210,13 +210,43 @@ CU_KERNEL(assign_sub_scaled)
 #define U(id) [EM_OP_##id] = cu_##id##_u
 #define B(id) [EM_OP_##id] = cu_##id##_b
 const em__kernel_fn em__cuda_kernels[EM_OP_COUNT] = {
-    U(NEG), U(ABS), U(SIGN), U(EXP), U(LOG), U(LOG1P), U(SQRT), U(RSQRT),
-    U(SQUARE), U(RECIPROCAL), U(SIN), U(COS), U(TANH), U(SIGMOID), U(RELU),
-    U(LEAKY_RELU), U(ELU), U(GELU), U(SOFTPLUS), U(ERF), U(STEP),
+    U(NEG),
+    U(ABS),
+    U(SIGN),
+    U(EXP),
+    U(LOG),
+    U(LOG1P),
+    U(SQRT),
+    U(RSQRT),
+    U(SQUARE),
+    U(RECIPROCAL),
+    U(SIN),
+    U(COS),
+    U(TANH),
+    U(SIGMOID),
+    U(RELU),
+    U(LEAKY_RELU),
+    U(ELU),
+    U(GELU),
+    U(SOFTPLUS),
+    U(ERF),
+    U(STEP),
     U(LOGICAL_NOT),
-    B(ADD), B(SUB), B(MUL), B(DIV), B(POW), B(MAXIMUM), B(MINIMUM), B(EQUAL),
-    B(NOT_EQUAL), B(LESS), B(LESS_EQUAL), B(GREATER), B(GREATER_EQUAL),
-    B(LOGICAL_AND), B(LOGICAL_OR),
+    B(ADD),
+    B(SUB),
+    B(MUL),
+    B(DIV),
+    B(POW),
+    B(MAXIMUM),
+    B(MINIMUM),
+    B(EQUAL),
+    B(NOT_EQUAL),
+    B(LESS),
+    B(LESS_EQUAL),
+    B(GREATER),
+    B(GREATER_EQUAL),
+    B(LOGICAL_AND),
+    B(LOGICAL_OR),
     [EM_OP_WHERE] = cu_where,
     [EM_OP_SUM] = em__cuk_sum,
     [EM_OP_MAX] = em__cuk_max,

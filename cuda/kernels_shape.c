@@ -206,8 +206,8 @@ EM__CU_KERNEL(matmul)
     size_t elem = em_dtype_size(out->type.dtype);
     if (sa >= 0 && sb >= 0)
         return em__cuda_gemm(dev, out->type.dtype, ta, tb, batch, m, cols, k,
-                             a->data, sa, b->data, sb, out->data, m * cols,
-                             msg, size);
+                             a->data, sa, b->data, sb, out->data, m * cols, msg,
+                             size);
     /* Partial broadcasting: walk the output's batch index. */
     em__type ob = {.ndim = on - 2};
     memcpy(ob.shape, out->type.shape, sizeof(int64_t) * (size_t)ob.ndim);
@@ -230,8 +230,8 @@ EM__CU_KERNEL(matmul)
         if (!em__cuda_gemm(dev, out->type.dtype, ta, tb, 1, m, cols, k,
                            (const char *)a->data + (size_t)(ao * am) * elem, 0,
                            (const char *)b->data + (size_t)(bo * bm) * elem, 0,
-                           (char *)out->data + (size_t)(z * m * cols) * elem,
-                           0, msg, size))
+                           (char *)out->data + (size_t)(z * m * cols) * elem, 0,
+                           msg, size))
             return false;
     }
     return true;

@@ -29,10 +29,10 @@ bool em__cuda_gemm(em_device device, em_dtype dtype, bool ta, bool tb,
     cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
     cublasOperation_t opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
     cudaDataType_t t = dtype == EM_FLOAT32 ? CUDA_R_32F : CUDA_R_64F;
-    cublasComputeType_t compute =
-        dtype == EM_FLOAT64 ? CUBLAS_COMPUTE_64F
-        : em__cuda_tf32()   ? CUBLAS_COMPUTE_32F_FAST_TF32
-                            : CUBLAS_COMPUTE_32F;
+    cublasComputeType_t compute = dtype == EM_FLOAT64 ? CUBLAS_COMPUTE_64F
+                                  : em__cuda_tf32()
+                                      ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                      : CUBLAS_COMPUTE_32F;
     float one_f = 1, zero_f = 0;
     double one_d = 1, zero_d = 0;
     const void *one = dtype == EM_FLOAT32 ? (const void *)&one_f : &one_d;
@@ -45,9 +45,9 @@ bool em__cuda_gemm(em_device device, em_dtype dtype, bool ta, bool tb,
                cudaSuccess;
     }
     if (batch == 1)
-        st = cublasGemmEx(h, opb, opa, (int)n, (int)m, (int)k, one, b, t, ldb,
-                          a, t, lda, zero, c, t, ldc, compute,
-                          CUBLAS_GEMM_DEFAULT);
+        st =
+            cublasGemmEx(h, opb, opa, (int)n, (int)m, (int)k, one, b, t, ldb, a,
+                         t, lda, zero, c, t, ldc, compute, CUBLAS_GEMM_DEFAULT);
     else
         st = cublasGemmStridedBatchedEx(
             h, opb, opa, (int)n, (int)m, (int)k, one, b, t, ldb, sb, a, t, lda,

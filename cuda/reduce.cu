@@ -106,9 +106,9 @@ static void launch_reduce(int op, void *out, const void *in, int64_t outer,
             op, (T *)out, (const T *)in, r, inner);
 }
 
-extern "C" void em__cu_reduce(int op, em_dtype dtype, void *out,
-                              const void *in, int64_t outer, int64_t r,
-                              int64_t inner, cudaStream_t stream)
+extern "C" void em__cu_reduce(int op, em_dtype dtype, void *out, const void *in,
+                              int64_t outer, int64_t r, int64_t inner,
+                              cudaStream_t stream)
 {
     if (outer * inner > 0)
         CU_DISPATCH_DTYPE(dtype, launch_reduce, op, out, in, outer, r, inner,
@@ -238,8 +238,9 @@ static void launch_softmax(bool log_out, void *out, const void *in,
         softmax_block_kernel<T><<<(unsigned)outer, CU_THREADS, 0, s>>>(
             log_out, (T *)out, (const T *)in, r);
     else
-        softmax_thread_kernel<T><<<cu_blocks(outer * inner), CU_THREADS, 0, s>>>(
-            log_out, (T *)out, (const T *)in, outer, r, inner);
+        softmax_thread_kernel<T>
+            <<<cu_blocks(outer * inner), CU_THREADS, 0, s>>>(
+                log_out, (T *)out, (const T *)in, outer, r, inner);
 }
 
 extern "C" void em__cu_softmax(bool log_out, em_dtype dtype, void *out,

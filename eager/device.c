@@ -140,9 +140,8 @@ static em_tensor *copy_to(const em_tensor *t, em_device device,
     if (!out)
         return NULL;
     size_t bytes = em_tensor_nbytes(t);
-    if (bytes > 0 &&
-        !em__device_installed.copy(out->data, device, t->data,
-                                   em__tensor_device(t), bytes)) {
+    if (bytes > 0 && !em__device_installed.copy(out->data, device, t->data,
+                                                em__tensor_device(t), bytes)) {
         em_tensor_free(out);
         return NULL;
     }

@@ -57,9 +57,8 @@ static em_tensor *dispatch_device(em__op op, em_tensor *const *in, int n,
                                   const em__thread *thread)
 {
     const em__op_def *def = &em__op_table[op];
-    em_device device = (def->flags & EM__OP_IN_PLACE)
-                           ? em__tensor_device(in[0])
-                           : EM_CPU;
+    em_device device =
+        (def->flags & EM__OP_IN_PLACE) ? em__tensor_device(in[0]) : EM_CPU;
     for (int i = 0; i < n && device == EM_CPU; i++)
         device = em__tensor_device(in[i]);
     char msg[512], a[32], b[32];

@@ -102,8 +102,7 @@ EM__KERNEL(assign_sub_scaled);
 /* c[m, n] = op(a) op(b) for float32 or float64, row-major, with lda and
  * ldb the stored matrices' row lengths: small products in plain loops,
  * the rest through BLAS. The matmul kernel and compiled code share it. */
-void em__gemm(em_dtype dtype, bool ta, bool tb, int64_t m, int64_t n,
-              int64_t k, const void *a, int64_t lda, const void *b,
-              int64_t ldb, void *c);
+void em__gemm(em_dtype dtype, bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+              const void *a, int64_t lda, const void *b, int64_t ldb, void *c);
 
 #endif

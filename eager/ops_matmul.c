@@ -164,7 +164,7 @@ EM__KERNEL(matmul)
     if (em__type_size(&bbatch) == 1 && !ta &&
         em__type_equal_shape(&abatch, &batch)) {
         em__gemm(dt, false, tb, nbatch * m, cols, k, a->data, lda, b->data, ldb,
-             out->data);
+                 out->data);
         return true;
     }
 
@@ -176,9 +176,9 @@ EM__KERNEL(matmul)
     const char *ad = a->data, *bd = b->data;
     char *cd = out->data;
     for (int64_t i = 0; i < nbatch; i++) {
-        em__gemm(dt, ta, tb, m, cols, k, ad + (size_t)(aoff * a_step) * elem, lda,
-             bd + (size_t)(boff * b_step) * elem, ldb,
-             cd + (size_t)(i * c_step) * elem);
+        em__gemm(dt, ta, tb, m, cols, k, ad + (size_t)(aoff * a_step) * elem,
+                 lda, bd + (size_t)(boff * b_step) * elem, ldb,
+                 cd + (size_t)(i * c_step) * elem);
         /* Odometer over the batch index, moving both operands' offsets. */
         for (int d = batch.ndim - 1; d >= 0; d--) {
             aoff += astr[d];

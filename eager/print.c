@@ -90,8 +90,9 @@ int em_tensor_format(const em_tensor *t, char *buf, size_t size)
     em__text_put(&out, ", %s", em__type_format(&t->type, type, sizeof type));
     if (em__tensor_device(t) != EM_CPU) {
         char device[32];
-        em__text_put(&out, ", %s", em_device_name(em__tensor_device(t), device,
-                                                  sizeof device));
+        em__text_put(
+            &out, ", %s",
+            em_device_name(em__tensor_device(t), device, sizeof device));
     }
     em__text_put(&out, ")");
     em__tensor_unref(host);

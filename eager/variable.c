@@ -19,7 +19,8 @@ em_tensor *em_variable_new(const char *name, em_tensor *initial, bool trainable)
         !em__tensor_readable(initial, "variable_new"))
         return NULL;
     /* A variable lives where its initial value does. */
-    em_tensor *v = em__tensor_new_on(&initial->type, em__tensor_device(initial));
+    em_tensor *v =
+        em__tensor_new_on(&initial->type, em__tensor_device(initial));
     if (!v)
         return NULL;
     em__scope_forget(v); /* variables belong to their creator, not a scope */

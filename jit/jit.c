@@ -35,7 +35,7 @@ struct em__native {
     int *bound_nodes; /* inputs, views and updates: set at each call */
     int n_bound;
     bool *computed_output; /* per output: the code writes it in place */
-    state state; /* under the lock */
+    state state;           /* under the lock */
     const char *reason;
     entry_fn entry;
     LLVMOrcResourceTrackerRef tracker;

@@ -101,8 +101,8 @@ struct em__jit_ctx {
     const em__graph *g;
     const em__jit_schedule *s;
     LLVMValueRef *node_ptr; /* node i's buffer, loaded once at entry */
-    bool exported; /* code for an object file, not for this process */
-    char *cpu, *features; /* the target machine's, for every function */
+    bool exported;          /* code for an object file, not for this process */
+    char *cpu, *features;   /* the target machine's, for every function */
 };
 
 /* The register type of a dtype's elements (bool is i8 holding 0 or 1). */

@@ -98,7 +98,7 @@ typedef struct group {
     int64_t *leaf_strides; /* n_leaves x EM_MAX_DIMS */
     int64_t out_strides[EM_MAX_DIMS];
     bool reduced[EM_MAX_DIMS];
-    LLVMValueRef *values; /* per node, while the body is emitted */
+    LLVMValueRef *values;    /* per node, while the body is emitted */
     LLVMValueRef begin, end; /* the outermost dimension's range */
 } group;
 
@@ -519,9 +519,9 @@ static void call_group(em__jit_ctx *c, const group *gr, LLVMValueRef fn,
         LLVMBuildStore(c->b, args[k],
                        LLVMBuildInBoundsGEP2(c->b, c->ptr, ctx, &at, 1, ""));
     }
-    LLVMTypeRef task_type = LLVMFunctionType(
-        LLVMVoidTypeInContext(c->llvm), (LLVMTypeRef[]){c->ptr, c->i64, c->i64},
-        3, 0);
+    LLVMTypeRef task_type =
+        LLVMFunctionType(LLVMVoidTypeInContext(c->llvm),
+                         (LLVMTypeRef[]){c->ptr, c->i64, c->i64}, 3, 0);
     LLVMValueRef task = LLVMAddFunction(c->module, "task", task_type);
     LLVMSetLinkage(task, LLVMPrivateLinkage);
     add_target_attributes(c, task);
@@ -531,8 +531,8 @@ static void call_group(em__jit_ctx *c, const group *gr, LLVMValueRef fn,
     LLVMValueRef *loaded = calloc((size_t)n + 2, sizeof *loaded);
     for (int k = 0; loaded && k < n; k++) {
         LLVMValueRef at = LLVMConstInt(c->i64, (uint64_t)k, 0);
-        LLVMValueRef p = LLVMBuildInBoundsGEP2(c->b, c->ptr,
-                                               LLVMGetParam(task, 0), &at, 1, "");
+        LLVMValueRef p = LLVMBuildInBoundsGEP2(
+            c->b, c->ptr, LLVMGetParam(task, 0), &at, 1, "");
         loaded[k] = LLVMBuildLoad2(c->b, c->ptr, p, "");
     }
     if (loaded) {
@@ -546,9 +546,9 @@ static void call_group(em__jit_ctx *c, const group *gr, LLVMValueRef fn,
 
     int64_t inner = group_size(gr) / gr->shape[0];
     int64_t grain = (PARALLEL_PART + inner - 1) / inner;
-    LLVMTypeRef run_type = LLVMFunctionType(
-        LLVMVoidTypeInContext(c->llvm),
-        (LLVMTypeRef[]){c->ptr, c->ptr, c->i64, c->i64}, 4, 0);
+    LLVMTypeRef run_type =
+        LLVMFunctionType(LLVMVoidTypeInContext(c->llvm),
+                         (LLVMTypeRef[]){c->ptr, c->ptr, c->i64, c->i64}, 4, 0);
     em__jit_call(c, "em__parallel_for", (void (*)(void))run_range, run_type,
                  (LLVMValueRef[]){task, ctx, range,
                                   LLVMConstInt(c->i64, (uint64_t)grain, 0)},
@@ -607,8 +607,8 @@ static bool emit_group(em__jit_ctx *c, int root)
     LLVMValueRef caller = c->entry;
     LLVMBasicBlockRef resume = LLVMGetInsertBlock(c->b);
     c->entry = fn;
-    LLVMPositionBuilderAtEnd(c->b,
-                             LLVMAppendBasicBlockInContext(c->llvm, fn, "start"));
+    LLVMPositionBuilderAtEnd(
+        c->b, LLVMAppendBasicBlockInContext(c->llvm, fn, "start"));
     for (int k = 0; k < n; k++) {
         saved[k] = c->node_ptr[nodes[k]];
         c->node_ptr[nodes[k]] = LLVMGetParam(fn, (unsigned)k);
@@ -676,10 +676,10 @@ static void emit_matmul_loops(em__jit_ctx *c, int i)
         loop_close(c, &lp, sum);
         index[0] = li.index;
         index[1] = lj.index;
-        LLVMBuildStore(c->b, lp.acc,
-                       element_pointer(c, dt, out,
-                                       offset_of(c, &gr, index,
-                                                 (int64_t[]){n, 1})));
+        LLVMBuildStore(
+            c->b, lp.acc,
+            element_pointer(c, dt, out,
+                            offset_of(c, &gr, index, (int64_t[]){n, 1})));
         loop_close(c, &lj, NULL);
         loop_close(c, &li, NULL);
         return;
@@ -726,9 +726,8 @@ static void emit_matmul_loops(em__jit_ctx *c, int i)
     index[0] = li.index;
     LLVMValueRef p = element_pointer(
         c, dt, out, offset_of(c, &gr, index, (int64_t[]){n, 1}));
-    LLVMValueRef sum =
-        LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, type, p, ""),
-                      LLVMBuildFMul(c->b, aip, bpj, ""), "");
+    LLVMValueRef sum = LLVMBuildFAdd(c->b, LLVMBuildLoad2(c->b, type, p, ""),
+                                     LLVMBuildFMul(c->b, aip, bpj, ""), "");
     LLVMBuildStore(c->b, sum, p);
     loop_close(c, &lj, NULL);
     loop_close(c, &lp, NULL);

@@ -39,9 +39,10 @@ static void assert_same(em_tensor *cpu, em_tensor *on_gpu, double rtol,
     ck_assert_int_eq(n, em_tensor_size(on_gpu));
     double *a = malloc(sizeof(double) * (size_t)(n + 1));
     double *b = malloc(sizeof(double) * (size_t)(n + 1));
-    ck_assert_int_eq(em_tensor_copy_to(cpu, a, EM_FLOAT64, sizeof(double) * n), 0);
-    ck_assert_int_eq(em_tensor_copy_to(on_gpu, b, EM_FLOAT64, sizeof(double) * n),
+    ck_assert_int_eq(em_tensor_copy_to(cpu, a, EM_FLOAT64, sizeof(double) * n),
                      0);
+    ck_assert_int_eq(
+        em_tensor_copy_to(on_gpu, b, EM_FLOAT64, sizeof(double) * n), 0);
     for (int64_t i = 0; i < n; i++) {
         if (isnan(a[i]) && isnan(b[i]))
             continue;
@@ -74,12 +75,11 @@ START_TEST(every_unary_op_matches_the_cpu)
     };
     for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
         for (em_dtype dt = EM_FLOAT32; dt <= EM_FLOAT64; dt++) {
-            em_tensor *x =
-                test_random(k + 1, dt, 2, (int64_t[]){33, 65}, ops[k].low,
-                            ops[k].high);
+            em_tensor *x = test_random(k + 1, dt, 2, (int64_t[]){33, 65},
+                                       ops[k].low, ops[k].high);
             em_tensor *g = gpu(x);
-            assert_same(ops[k].f(x), ops[k].f(g), dt == EM_FLOAT32 ? 2e-6 : 1e-12,
-                        ops[k].name);
+            assert_same(ops[k].f(x), ops[k].f(g),
+                        dt == EM_FLOAT32 ? 2e-6 : 1e-12, ops[k].name);
         }
     em_tensor *x = test_random(99, EM_FLOAT32, 1, (int64_t[]){100}, -3, 3);
     assert_same(em_leaky_relu(x, 0.1), em_leaky_relu(gpu(x), 0.1), 1e-6,
@@ -188,8 +188,8 @@ START_TEST(shape_and_index_ops_match_the_cpu)
 {
     em_tensor *x = test_random(8, EM_FLOAT32, 3, (int64_t[]){4, 5, 6}, -1, 1);
     em_tensor *g = gpu(x);
-    assert_same(em_permute(x, (int[]){2, 0, 1}), em_permute(g, (int[]){2, 0, 1}),
-                0, "permute");
+    assert_same(em_permute(x, (int[]){2, 0, 1}),
+                em_permute(g, (int[]){2, 0, 1}), 0, "permute");
     assert_same(em_broadcast_to(x, 4, (int64_t[]){2, 4, 5, 6}),
                 em_broadcast_to(g, 4, (int64_t[]){2, 4, 5, 6}), 0,
                 "broadcast_to");
@@ -219,10 +219,11 @@ END_TEST
 
 START_TEST(losses_match_the_cpu)
 {
-    em_tensor *logits = test_random(9, EM_FLOAT32, 2, (int64_t[]){16, 10}, -3, 3);
-    em_tensor *labels = test_i64(1, (int64_t[]){16},
-                                 (int64_t[]){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1,
-                                             2, 3, 4, 5});
+    em_tensor *logits =
+        test_random(9, EM_FLOAT32, 2, (int64_t[]){16, 10}, -3, 3);
+    em_tensor *labels =
+        test_i64(1, (int64_t[]){16},
+                 (int64_t[]){0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5});
     assert_same(em_softmax_cross_entropy(logits, labels),
                 em_softmax_cross_entropy(gpu(logits), gpu(labels)), 1e-5,
                 "softmax_cross_entropy");
@@ -238,11 +239,13 @@ END_TEST
 static void train(em_device device, em_tensor **w_out)
 {
     em_tensor *x0 = test_random(11, EM_FLOAT32, 2, (int64_t[]){32, 20}, -1, 1);
-    em_tensor *w0 = test_random(12, EM_FLOAT32, 2, (int64_t[]){20, 16}, -.3, .3);
+    em_tensor *w0 =
+        test_random(12, EM_FLOAT32, 2, (int64_t[]){20, 16}, -.3, .3);
     em_tensor *v0 = test_random(13, EM_FLOAT32, 2, (int64_t[]){16, 5}, -.3, .3);
-    em_tensor *labels = test_i64(1, (int64_t[]){32}, (int64_t[]){
-        0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0,
-        1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1});
+    em_tensor *labels =
+        test_i64(1, (int64_t[]){32},
+                 (int64_t[]){0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0,
+                             1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1});
     em_tensor *x = em_tensor_to(x0, device), *y = em_tensor_to(labels, device);
     em_tensor *w = em_variable_new("w", em_tensor_to(w0, device), true);
     em_tensor *v = em_variable_new("v", em_tensor_to(v0, device), true);
@@ -319,8 +322,8 @@ static int body(int n, em_tensor *const *in, int max, em_tensor **out,
                 void *user)
 {
     (void)n, (void)max, (void)user;
-    out[0] = em_mul(em_tanh(em_add(em_mul(in[0], in[1]), in[1])),
-                    em_sigmoid(in[0]));
+    out[0] =
+        em_mul(em_tanh(em_add(em_mul(in[0], in[1]), in[1])), em_sigmoid(in[0]));
     return 1;
 }
 

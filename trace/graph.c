@@ -262,8 +262,7 @@ static void put_node(em__text *t, const em__graph *g, int i)
         break;
     case EM__NODE_COND:
     case EM__NODE_WHILE:
-        em__text_put(t, "%s(",
-                     node->kind == EM__NODE_COND ? "cond" : "while");
+        em__text_put(t, "%s(", node->kind == EM__NODE_COND ? "cond" : "while");
         for (int j = 0; j < node->n_in; j++)
             em__text_put(t, "%s%%%d", j ? ", " : "", node->inputs[j]);
         em__text_put(t, ")");
@@ -322,8 +321,8 @@ int em__graph_format_dot(const em__graph *g, char *buf, size_t size)
             continue;
         char type[200];
         em__type_format(&node->type, type, sizeof type);
-        const char *label = node->kind == EM__NODE_INPUT   ? "input"
-                            : node->kind == EM__NODE_CONST ? "const"
+        const char *label = node->kind == EM__NODE_INPUT      ? "input"
+                            : node->kind == EM__NODE_CONST    ? "const"
                             : node->kind == EM__NODE_VARIABLE ? "variable"
                             : node->kind == EM__NODE_COND     ? "cond"
                             : node->kind == EM__NODE_WHILE    ? "while"

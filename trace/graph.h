@@ -52,13 +52,13 @@ typedef struct em__node {
     em__node_kind kind;
     em__op op; /* op nodes */
     int n_in;
-    int *inputs;      /* node ids, all smaller than this node's */
-    em__attrs attrs;  /* op nodes */
-    em__type type;    /* the value's dtype and shape */
-    em_tensor *value; /* const and variable nodes: a reference held */
-    int index;        /* input nodes: the argument position */
-    char *name;       /* optional, for partial runs and dumps */
-    bool dead;        /* removed by a pass, gone after compaction */
+    int *inputs;                /* node ids, all smaller than this node's */
+    em__attrs attrs;            /* op nodes */
+    em__type type;              /* the value's dtype and shape */
+    em_tensor *value;           /* const and variable nodes: a reference held */
+    int index;                  /* input nodes: the argument position */
+    char *name;                 /* optional, for partial runs and dumps */
+    bool dead;                  /* removed by a pass, gone after compaction */
     struct em__graph **regions; /* cond and while nodes: owned */
     int n_regions;
 } em__node;

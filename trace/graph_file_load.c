@@ -409,8 +409,7 @@ static bool parse_region(reader *r, loading *ld, em__graph **out)
     if (!region->outputs)
         return fail(r, "out of memory");
     for (uint32_t k = 0; k < n_outputs; k++) {
-        if (!get_index(r, n_nodes, "region output node",
-                       &region->outputs[k]))
+        if (!get_index(r, n_nodes, "region output node", &region->outputs[k]))
             return false;
         region->n_outputs++;
     }
@@ -476,8 +475,10 @@ static bool parse_result(reader *r, em__graph *g, int i, const em__type *type,
     const em__node *from = &g->nodes[region];
     if (!em__node_is_region(from) ||
         index >= (uint32_t)em__region_results(from))
-        return fail(r, "node %%%d: result %u of %%%d, which has no such "
-                    "result", i, index, region);
+        return fail(r,
+                    "node %%%d: result %u of %%%d, which has no such "
+                    "result",
+                    i, index, region);
     *id = em__graph_add(g, EM__NODE_RESULT, 0, &region, 1, NULL, type, NULL);
     if (*id >= 0)
         g->nodes[*id].index = (int)index;

@@ -22,7 +22,7 @@ static bool optimize_regions(em__graph *g)
 
 bool em__graph_optimize(em__graph *g)
 {
-    return optimize_regions(g) && em__pass_simplify(g) && em__pass_fold(g) && em__pass_cse(g) &&
-           em__pass_dce(g) && em__pass_simplify(g) && em__pass_cse(g) &&
-           em__pass_dce(g);
+    return optimize_regions(g) && em__pass_simplify(g) && em__pass_fold(g) &&
+           em__pass_cse(g) && em__pass_dce(g) && em__pass_simplify(g) &&
+           em__pass_cse(g) && em__pass_dce(g);
 }

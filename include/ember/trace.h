@@ -169,7 +169,7 @@ int64_t em_concrete_last_run_nodes(const em_concrete *c);
 
 /* Where a concrete function's calls run. */
 typedef enum em_tier {
-    EM_TIER_EXECUTOR, /* the graph executor (JIT off, declined or failed) */
+    EM_TIER_EXECUTOR,  /* the graph executor (JIT off, declined or failed) */
     EM_TIER_COMPILING, /* the executor, until the native code is ready */
     EM_TIER_NATIVE,    /* native code */
 } em_tier;
