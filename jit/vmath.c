@@ -14,6 +14,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <string.h>
 
 /* ln 2 split so that n * LN2_HI is exact for |n| < 2^15. */
@@ -199,7 +200,7 @@ typedef struct exp_parts {
     LLVMValueRef rr, q;
 } exp_parts;
 
-static exp_parts exp_reduce(const vm *v, LLVMValueRef x)
+static exp_parts exp_reduce(const vm *v, LLVMValueRef x, bool compensate)
 {
     /* (e^r - 1 - r) / r^2 on [-ln2/2, ln2/2] */
     static const double p[] = {1.9875691500e-4, 1.3981999507e-3,
@@ -210,13 +211,17 @@ static exp_parts exp_reduce(const vm *v, LLVMValueRef x)
      * factor of about two of x (Cody-Waite) */
     LLVMValueRef hi = sub(v, x, mul(v, nf, kf(v, LN2_HI)));
     LLVMValueRef lo = mul(v, nf, kf(v, -LN2_LO));
-    /* two-sum: rr + c == hi + lo exactly, whichever is larger */
     LLVMValueRef rr = add(v, hi, lo);
-    LLVMValueRef lo_part = sub(v, rr, hi);
-    LLVMValueRef c =
-        add(v, sub(v, hi, sub(v, rr, lo_part)), sub(v, lo, lo_part));
     LLVMValueRef r2 = mul(v, rr, rr);
-    LLVMValueRef q = add(v, mul(v, r2, horner(v, rr, p, 6)), c);
+    LLVMValueRef q = mul(v, r2, horner(v, rr, p, 6));
+    if (compensate) {
+        /* two-sum: rr + c == hi + lo exactly, whichever is larger; expm1
+         * near 0 needs it, exp's result does not */
+        LLVMValueRef lo_part = sub(v, rr, hi);
+        LLVMValueRef c =
+            add(v, sub(v, hi, sub(v, rr, lo_part)), sub(v, lo, lo_part));
+        q = add(v, q, c);
+    }
     exp_parts e = {LLVMBuildFPToSI(v->b, nf, v->i32, ""), rr, q};
     return e;
 }
@@ -227,7 +232,7 @@ static exp_parts exp_reduce(const vm *v, LLVMValueRef x)
 LLVMValueRef em__vmath_exp(LLVMBuilderRef b, LLVMValueRef x)
 {
     vm v = vm_for(b, x);
-    exp_parts e = exp_reduce(&v, clamp(&v, x, -104.0, 89.0));
+    exp_parts e = exp_reduce(&v, clamp(&v, x, -104.0, 89.0), false);
     LLVMValueRef y = add(&v, kf(&v, 1.0), add(&v, e.rr, e.q));
     return keep_nan(&v, x, scale(&v, y, e.n));
 }
@@ -240,7 +245,7 @@ LLVMValueRef em__vmath_exp(LLVMBuilderRef b, LLVMValueRef x)
 LLVMValueRef em__vmath_expm1(LLVMBuilderRef b, LLVMValueRef x)
 {
     vm v = vm_for(b, x);
-    exp_parts e = exp_reduce(&v, clamp(&v, x, -25.0, 89.0));
+    exp_parts e = exp_reduce(&v, clamp(&v, x, -25.0, 89.0), true);
     /* for n >= 26, 1 - 2^-n rounds to 1 as 1 - 2^-26 does */
     LLVMValueRef k =
         LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, e.n, ki(&v, 26), ""),
