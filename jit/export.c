@@ -261,14 +261,13 @@ int em_concrete_export(em_concrete *c, const char *object_path,
     }
 
     em__jit_schedule s;
-    const char *op = NULL;
-    if (!em__jit_schedule_make(g, &s, &op)) {
-        if (op)
-            em__error("concrete_export: '%s' cannot be exported: it holds %s",
-                      g->name, op);
+    char why[160];
+    if (!em__jit_schedule_make(g, &s, why, sizeof why)) {
+        if (why[0])
+            em__error("concrete_export: '%s' cannot be exported: %s", g->name,
+                      why);
         return -1;
     }
-    char why[160];
     for (int i = 0; i < g->len; i++)
         if (refusal(g, &s, i, why, sizeof why)) {
             em__error("concrete_export: '%s' cannot be exported: %s", g->name,

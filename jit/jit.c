@@ -333,32 +333,27 @@ static bool bind_buffers(em__native *n)
 }
 
 static em__native *compile(const em__graph *g, const char *name, bool wait,
-                           const char **reason)
+                           char *reason, size_t size)
 {
     pthread_once(&setup_once, setup);
     if (setup_problem) {
-        *reason = setup_problem;
+        snprintf(reason, size, "%s", setup_problem);
         return NULL;
     }
     em__native *n = calloc(1, sizeof *n);
     if (!n || !(n->name = strdup(name))) {
         free(n);
-        *reason = "out of memory";
+        snprintf(reason, size, "out of memory");
         return NULL;
     }
     n->g = g;
-    const char *op = NULL;
-    if (!em__jit_schedule_make(g, &n->schedule, &op)) {
-        if (op) {
-            em__log(
-                EM_LOG_INFO,
-                "jit: '%s' runs in the graph executor: no lowering for %s%s%s",
-                name, op[0] == 'a' && op[1] == ' ' ? "" : "op '", op,
-                op[0] == 'a' && op[1] == ' ' ? "" : "'");
-            *reason = "an op without a lowering (EMBER_LOG=info names it)";
-        } else {
+    if (!em__jit_schedule_make(g, &n->schedule, reason, size)) {
+        if (reason[0])
+            em__log(EM_LOG_INFO, "jit: '%s' runs in the graph executor: %s",
+                    name, reason);
+        else {
             em_error_clear();
-            *reason = "out of memory";
+            snprintf(reason, size, "out of memory");
         }
         native_free(n);
         return NULL;
@@ -366,7 +361,7 @@ static em__native *compile(const em__graph *g, const char *name, bool wait,
     n->plan = em__plan_new_fused(g, n->schedule.run_at);
     if (!n->plan || !bind_buffers(n)) {
         em_error_clear();
-        *reason = "out of memory";
+        snprintf(reason, size, "out of memory");
         native_free(n);
         return NULL;
     }

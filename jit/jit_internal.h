@@ -83,9 +83,10 @@ typedef struct em__jit_schedule {
 } em__jit_schedule;
 
 /* Decides how each node of g runs. False when a node has no lowering:
- * then *op_name names its op. Out of memory gives false with an error. */
-bool em__jit_schedule_make(const em__graph *g, em__jit_schedule *s,
-                           const char **op_name);
+ * then `why` says which ("no lowering for op 'x'"). Out of memory gives
+ * false with an error and why empty. */
+bool em__jit_schedule_make(const em__graph *g, em__jit_schedule *s, char *why,
+                           size_t size);
 void em__jit_schedule_free(em__jit_schedule *s);
 
 /* ---- building a module ----------------------------------------------------*/

@@ -12,6 +12,7 @@
  * Roots are visited from the last node back, so chains like
  * tanh(x * a + b) * sigmoid(x) collapse into one loop reading x once.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "jit_internal.h"
@@ -66,19 +67,24 @@ static bool is_assign(const em__graph *g, int i)
            em__jit_ops[node->op].lowering == EM__LOWER_ASSIGN;
 }
 
-bool em__jit_schedule_make(const em__graph *g, em__jit_schedule *s,
-                           const char **op_name)
+bool em__jit_schedule_make(const em__graph *g, em__jit_schedule *s, char *why,
+                           size_t size)
 {
     *s = (em__jit_schedule){.len = g->len};
+    if (size > 0)
+        why[0] = '\0';
     for (int i = 0; i < g->len; i++) {
         const em__node *node = &g->nodes[i];
         if (node->kind > EM__NODE_OP) {
-            *op_name = "a control-flow region";
+            snprintf(why, size,
+                     "no lowering for control flow (em_cond, "
+                     "em_while_loop) yet");
             return false;
         }
         if (node->kind == EM__NODE_OP &&
             em__jit_ops[node->op].lowering == EM__LOWER_NONE) {
-            *op_name = em__op_table[node->op].name;
+            snprintf(why, size, "no lowering for op '%s'",
+                     em__op_table[node->op].name);
             return false;
         }
     }

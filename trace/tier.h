@@ -18,10 +18,10 @@ typedef struct em__tier {
     const char *unavailable;
     /* Starts compiling g (which must outlive the result) for the function
      * `name`; with `wait` set, returns only once compilation has ended.
-     * NULL when nothing will be compiled: then *reason says why (static
-     * storage) and no error is pending. */
+     * NULL when nothing will be compiled: then `reason` (size bytes) says
+     * why, and no error is pending. */
     em__native *(*compile)(const em__graph *g, const char *name, bool wait,
-                           const char **reason);
+                           char *reason, size_t size);
     /* Runs a whole call: 1 when native code ran (outputs written, one per
      * graph output), 0 when it is not ready (nothing done), -1 with an
      * error. */

@@ -38,6 +38,7 @@ struct em_concrete {
     em__multi_grad *taped; /* its record's gradient on eager tapes */
     bool captures_device;  /* a captured constant or variable is on a GPU */
     const char *no_native; /* why native is NULL */
+    char no_native_text[160];
     double trace_seconds, passes_seconds;
     em_concrete *next;
 };
@@ -593,9 +594,12 @@ static em_concrete *trace_concrete(em_function *f, int n,
         c->no_native = "EMBER_JIT=0";
     else if (em__jit_tier.unavailable)
         c->no_native = em__jit_tier.unavailable;
-    else
-        c->native = em__jit_tier.compile(g, f->name, f->jit == EM_JIT_SYNC,
-                                         &c->no_native);
+    else {
+        c->native =
+            em__jit_tier.compile(g, f->name, f->jit == EM_JIT_SYNC,
+                                 c->no_native_text, sizeof c->no_native_text);
+        c->no_native = c->native ? NULL : c->no_native_text;
+    }
     c->plan = plan;
     c->owner = f;
     return c;

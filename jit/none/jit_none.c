@@ -2,12 +2,14 @@
  * jit/none/jit_none.c - the native tier of a build without LLVM: it never
  * compiles, so every concrete function runs in the graph executor.
  */
+#include <stdio.h>
+
 #include "tier.h"
 
 static em__native *compile(const em__graph *g, const char *name, bool wait,
-                           const char **reason)
+                           char *reason, size_t size)
 {
-    *reason = em__jit_tier.unavailable;
+    snprintf(reason, size, "%s", em__jit_tier.unavailable);
     return NULL;
 }
 
