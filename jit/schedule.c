@@ -77,7 +77,7 @@ bool em__jit_schedule_make(const em__graph *g, em__jit_schedule *s, char *why,
         const em__node *node = &g->nodes[i];
         if (node->kind > EM__NODE_OP) {
             snprintf(why, size,
-                     "no lowering for control flow (em_cond, "
+                     "no lowering for control-flow regions (em_cond, "
                      "em_while_loop) yet");
             return false;
         }
