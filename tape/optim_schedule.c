@@ -124,8 +124,13 @@ double em_optimizer_learning_rate(const em_optimizer *opt)
 
 int64_t em__optim_steps(const em_optimizer *opt)
 {
-    /* Read in place: a traced step advances the variable's own storage. */
-    return opt->steps ? *(const int64_t *)opt->steps->data : 0;
+    /* Read in place: a traced step advances the variable's own storage.
+     * On a GPU, through a copy to the host. */
+    if (!opt->steps)
+        return 0;
+    if (em_tensor_device(opt->steps) != EM_CPU)
+        return (int64_t)em_tensor_item(opt->steps);
+    return *(const int64_t *)opt->steps->data;
 }
 
 int64_t em_optimizer_steps(const em_optimizer *opt)
