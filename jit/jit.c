@@ -49,6 +49,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t queue_changed = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t compiled = PTHREAD_COND_INITIALIZER;
 static em__native *queue_head, *queue_tail;
+static em__native *taken; /* by the worker, until it is published */
 static bool worker_running;
 static pthread_mutex_t compile_lock = PTHREAD_MUTEX_INITIALIZER;
 static LLVMOrcLLJITRef jit;
@@ -64,19 +65,32 @@ static double seconds_now(void)
 }
 
 /* A forked child has no worker thread: it starts its own on demand, and
- * functions queued in the parent compile on the child's thread. */
+ * functions queued in the parent (or taken by the parent's worker but not
+ * yet compiling) compile on the child's. No compile is in progress at the
+ * fork: it waits for the one running to end. */
 static void before_fork(void)
 {
+    pthread_mutex_lock(&compile_lock);
     pthread_mutex_lock(&lock);
 }
 static void after_fork_parent(void)
 {
     pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&compile_lock);
 }
 static void after_fork_child(void)
 {
     worker_running = false;
+    if (taken) {
+        taken->state = QUEUED;
+        taken->next_queued = queue_head;
+        queue_head = taken;
+        if (!queue_tail)
+            queue_tail = taken;
+        taken = NULL;
+    }
     pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&compile_lock);
 }
 
 /* Creates the LLJIT and the host target machine, once. */
@@ -157,8 +171,9 @@ static bool report(LLVMErrorRef error, const char *what, em__native *n)
     return false;
 }
 
-/* Builds, optimises and links n's module. Runs under compile_lock. */
-static bool compile_now(em__native *n)
+/* Builds, optimises and links n's module, writing the stages' seconds
+ * into times. Runs under compile_lock. */
+static bool compile_now(em__native *n, double *times)
 {
     double start = seconds_now();
     LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
@@ -197,40 +212,48 @@ static bool compile_now(em__native *n)
     LLVMOrcThreadSafeModuleRef tsm =
         LLVMOrcCreateNewThreadSafeModule(module, tsc);
     LLVMOrcDisposeThreadSafeContext(tsc);
+    /* The JIT owns the module from here, whether this succeeds or not. */
     error = LLVMOrcLLJITAddLLVMIRModuleWithRT(jit, n->tracker, tsm);
-    if (!report(error, "adding the module", n)) {
-        LLVMOrcDisposeThreadSafeModule(tsm);
+    if (!report(error, "adding the module", n))
         return false;
-    }
     LLVMOrcExecutorAddress address = 0;
     error = LLVMOrcLLJITLookup(jit, &address, n->symbol);
     if (!report(error, "code generation", n))
         return false;
     n->entry = (entry_fn)(uintptr_t)address;
-    n->ir_seconds = built - start;
-    n->optimize_seconds = optimized - built;
-    n->codegen_seconds = seconds_now() - optimized;
+    times[0] = built - start;
+    times[1] = optimized - built;
+    times[2] = seconds_now() - optimized;
     em__log(EM_LOG_INFO,
             "jit: '%s' compiled to %d loops and %d library calls in %.1f ms "
             "(IR %.1f, optimisation %.1f, code generation %.1f)",
             n->name, n->schedule.loops, n->schedule.calls,
-            (seconds_now() - start) * 1e3, n->ir_seconds * 1e3,
-            n->optimize_seconds * 1e3, n->codegen_seconds * 1e3);
+            (seconds_now() - start) * 1e3, times[0] * 1e3, times[1] * 1e3,
+            times[2] * 1e3);
     return true;
 }
 
 /* Compiles n and publishes the result. */
 static void compile_and_publish(em__native *n)
 {
+    /* Published before compile_lock is released, so that a fork (which
+     * takes compile_lock first) never sees code compiled but not yet
+     * published. */
+    double times[3] = {0};
     pthread_mutex_lock(&compile_lock);
-    bool ok = compile_now(n);
-    pthread_mutex_unlock(&compile_lock);
+    bool ok = compile_now(n, times);
     pthread_mutex_lock(&lock);
+    n->ir_seconds = times[0];
+    n->optimize_seconds = times[1];
+    n->codegen_seconds = times[2];
     __atomic_store_n(&n->state, ok ? READY : FAILED, __ATOMIC_RELEASE);
+    if (taken == n)
+        taken = NULL;
     if (!ok)
         n->reason = "LLVM could not compile it (see the warning)";
     pthread_cond_broadcast(&compiled);
     pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&compile_lock);
 }
 
 static void *worker(void *unused)
@@ -244,7 +267,8 @@ static void *worker(void *unused)
         queue_head = n->next_queued;
         if (!queue_head)
             queue_tail = NULL;
-        n->state = COMPILING;
+        __atomic_store_n(&n->state, COMPILING, __ATOMIC_RELAXED);
+        taken = n;
         pthread_mutex_unlock(&lock);
         compile_and_publish(n);
         pthread_mutex_lock(&lock);
@@ -252,21 +276,39 @@ static void *worker(void *unused)
     return NULL;
 }
 
+/* Starts the worker unless it runs. Runs under the lock. */
+static bool start_worker(void)
+{
+    if (worker_running)
+        return true;
+    pthread_t thread;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    worker_running = pthread_create(&thread, &attr, worker, NULL) == 0;
+    pthread_attr_destroy(&attr);
+    return worker_running;
+}
+
+/* In a forked child, functions queued before the fork wait for a worker
+ * that is started by their first call (or wait) there. */
+static void restart_worker_if_needed(em__native *n)
+{
+    if (__atomic_load_n(&n->state, __ATOMIC_RELAXED) != QUEUED)
+        return;
+    pthread_mutex_lock(&lock);
+    if (queue_head)
+        start_worker();
+    pthread_mutex_unlock(&lock);
+}
+
 /* Queues n for the worker (started on first use). False when no thread
  * could be started. Runs under the lock. */
 static bool enqueue(em__native *n)
 {
-    if (!worker_running) {
-        pthread_t thread;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        worker_running = pthread_create(&thread, &attr, worker, NULL) == 0;
-        pthread_attr_destroy(&attr);
-        if (!worker_running)
-            return false;
-    }
-    n->state = QUEUED;
+    if (!start_worker())
+        return false;
+    __atomic_store_n(&n->state, QUEUED, __ATOMIC_RELAXED);
     n->next_queued = NULL;
     if (queue_tail)
         queue_tail->next_queued = n;
@@ -369,7 +411,7 @@ static em__native *compile(const em__graph *g, const char *name, bool wait,
     snprintf(n->symbol, sizeof n->symbol, "ember_fn_%llu", ++symbols);
     bool queued = !wait && enqueue(n);
     if (!queued)
-        n->state = COMPILING;
+        __atomic_store_n(&n->state, COMPILING, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&lock);
     if (!queued)
         compile_and_publish(n);
@@ -379,20 +421,12 @@ static em__native *compile(const em__graph *g, const char *name, bool wait,
 static int run(em__native *n, em_tensor *const *inputs, em_tensor **outputs)
 {
     /* READY is final: once seen, no lock is needed to read the entry. */
-    if (__atomic_load_n(&n->state, __ATOMIC_ACQUIRE) != READY)
+    if (__atomic_load_n(&n->state, __ATOMIC_ACQUIRE) != READY) {
+        restart_worker_if_needed(n);
         return 0;
-    /* The tracer picked this function for the inputs' exact types, so
-     * they need no second check. */
-    for (int k = 0; k < n->n_bound; k++) {
-        int i = n->bound_nodes[k];
-        const em__node *node = &n->g->nodes[i];
-        em_tensor *h = em__plan_header(n->plan, i);
-        if (node->kind == EM__NODE_INPUT)
-            h->data = inputs[node->index]->data;
-        else
-            h->data = em__plan_header(n->plan, node->inputs[0])->data;
-        n->data[i] = h->data;
     }
+    /* Outputs computed in place first: views of them (bound below) must
+     * see the new buffers. */
     const em__graph *g = n->g;
     for (int k = 0; k < g->n_outputs; k++) {
         outputs[k] = NULL;
@@ -409,6 +443,19 @@ static int run(em__native *n, em_tensor *const *inputs, em_tensor **outputs)
         }
         em__plan_header(n->plan, o)->data = n->data[o] = outputs[k]->data;
     }
+    /* The tracer picked this function for the inputs' exact types, so
+     * they need no second check. Views and updates follow their input 0,
+     * in node order. */
+    for (int k = 0; k < n->n_bound; k++) {
+        int i = n->bound_nodes[k];
+        const em__node *node = &g->nodes[i];
+        em_tensor *h = em__plan_header(n->plan, i);
+        if (node->kind == EM__NODE_INPUT)
+            h->data = inputs[node->index]->data;
+        else
+            h->data = em__plan_header(n->plan, node->inputs[0])->data;
+        n->data[i] = h->data;
+    }
     if (n->entry(n->data, n->plan) != 0) {
         for (int k = 0; k < g->n_outputs; k++) {
             em_tensor_free(outputs[k]);
@@ -422,6 +469,8 @@ static int run(em__native *n, em_tensor *const *inputs, em_tensor **outputs)
 static em_tier wait_compiled(em__native *n)
 {
     pthread_mutex_lock(&lock);
+    if (n->state == QUEUED)
+        start_worker();
     while (n->state == QUEUED || n->state == COMPILING)
         pthread_cond_wait(&compiled, &lock);
     em_tier tier = n->state == READY ? EM_TIER_NATIVE : EM_TIER_EXECUTOR;
@@ -433,14 +482,14 @@ static void stats(const em__native *n, em_compile_stats *out)
 {
     pthread_mutex_lock(&lock);
     state st = n->state;
+    out->ir_seconds = n->ir_seconds;
+    out->optimize_seconds = n->optimize_seconds;
+    out->codegen_seconds = n->codegen_seconds;
     pthread_mutex_unlock(&lock);
     out->tier = st == READY    ? EM_TIER_NATIVE
                 : st == FAILED ? EM_TIER_EXECUTOR
                                : EM_TIER_COMPILING;
     out->reason = st == FAILED ? n->reason : st == READY ? "" : "compiling";
-    out->ir_seconds = n->ir_seconds;
-    out->optimize_seconds = n->optimize_seconds;
-    out->codegen_seconds = n->codegen_seconds;
     out->fused_loops = n->schedule.loops;
     out->library_calls = n->schedule.calls;
 }
@@ -460,7 +509,7 @@ static void release(em__native *n)
             *p = n->next_queued;
         if (queue_tail == n)
             queue_tail = previous;
-        n->state = FAILED;
+        __atomic_store_n(&n->state, FAILED, __ATOMIC_RELAXED);
     }
     while (n->state == COMPILING)
         pthread_cond_wait(&compiled, &lock);

@@ -17,6 +17,29 @@
 
 #include "jit_internal.h"
 
+/* True when the axes a reduction combines are, size-1 dimensions aside,
+ * the innermost ones: then each output is one run carried in a register
+ * (in float64 for float32 sums, as the kernel does). Over outer axes the
+ * loops accumulate in memory, in the output's dtype. */
+static bool reduces_innermost(const em__node *node, const em__type *in)
+{
+    bool reduced[EM_MAX_DIMS] = {false};
+    for (int d = 0; d < in->ndim; d++)
+        reduced[d] = node->attrs.naxes == 0;
+    for (int a = 0; a < node->attrs.naxes; a++)
+        reduced[node->attrs.axes[a]] = true;
+    bool kept_inside = false;
+    for (int d = in->ndim - 1; d >= 0; d--) {
+        if (in->shape[d] == 1)
+            continue;
+        if (!reduced[d])
+            kept_inside = true;
+        else if (kept_inside)
+            return false;
+    }
+    return true;
+}
+
 /* The role of node i before fusion: by its lowering and dtypes. */
 static em__jit_role base_role(const em__graph *g, int i)
 {
@@ -37,6 +60,11 @@ static em__jit_role base_role(const em__graph *g, int i)
                                                       : EM__ROLE_KERNEL;
     }
     case EM__LOWER_REDUCE:
+        /* A float32 sum over outer axes would add in float32: the kernel
+         * adds in float64. */
+        if (node->op == EM_OP_SUM && in0->dtype == EM_FLOAT32 &&
+            !reduces_innermost(node, in0))
+            return EM__ROLE_KERNEL;
         return dtype_ok ? EM__ROLE_REDUCE : EM__ROLE_KERNEL;
     case EM__LOWER_MATMUL: {
         const em__type *in1 = &g->nodes[node->inputs[1]].type;
