@@ -98,7 +98,7 @@ have() {
 run_fuzz() {
     CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug \
         -DEMBER_FUZZ=ON -DEMBER_BUILD_TESTS=OFF -DEMBER_BUILD_EXAMPLES=OFF \
-        -DEMBER_WERROR=OFF &&
+        -DEMBER_WITH_CUDA=OFF -DEMBER_WERROR=OFF &&
         cmake --build build-fuzz -j "$jobs" --target fuzz_graph_load ||
         return 1
     mkdir -p build-fuzz/corpus build-fuzz/seed
