@@ -61,7 +61,7 @@ static em_tensor *dispatch_device(em__op op, em_tensor *const *in, int n,
         (def->flags & EM__OP_IN_PLACE) ? em__tensor_device(in[0]) : EM_CPU;
     for (int i = 0; i < n && device == EM_CPU; i++)
         device = em__tensor_device(in[i]);
-    char msg[512], a[32], b[32];
+    char msg[512] = "no kernel for this device", a[32], b[32];
     for (int i = 0; i < n; i++)
         if (device_mismatch(def, in, i, device)) {
             snprintf(msg, sizeof msg,
@@ -101,7 +101,7 @@ static em_tensor *dispatch_device(em__op op, em_tensor *const *in, int n,
         }
     }
     if (ok && (def->flags & EM__OP_IN_PLACE)) {
-        ok = kernel(in[0], moved, n, attrs, msg, sizeof msg);
+        ok = kernel && kernel(in[0], moved, n, attrs, msg, sizeof msg);
         out = ok ? in[0] : NULL;
         if (!ok)
             em__error_op(def->name, in, n, msg);
@@ -109,7 +109,8 @@ static em_tensor *dispatch_device(em__op op, em_tensor *const *in, int n,
         out = em__tensor_view(in[0], out_type);
     } else if (ok) {
         out = em__tensor_new_on(out_type, device);
-        if (out && !kernel(out, moved, n, attrs, msg, sizeof msg)) {
+        if (out &&
+            (!kernel || !kernel(out, moved, n, attrs, msg, sizeof msg))) {
             em__error_op(def->name, in, n, msg);
             em_tensor_free(out);
             out = NULL;

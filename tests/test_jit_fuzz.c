@@ -385,9 +385,11 @@ static int program_body(int n, em_tensor *const *in, int max, em_tensor **out,
                         void *user)
 {
     const program *p = user;
+    if (n < 1 || !in[0])
+        return -1;
     em_dtype dt = em_tensor_dtype(in[0]);
     em_dtype other = dt == EM_FLOAT32 ? EM_FLOAT64 : EM_FLOAT32;
-    em_tensor *v[MAX_VALUES];
+    em_tensor *v[MAX_VALUES] = {0};
     for (int i = 0; i < p->n_inputs; i++)
         v[i] = in[i];
     for (int k = 0; k < p->n_steps; k++) {
@@ -453,7 +455,7 @@ static void check_program(uint64_t seed, em_dtype dtype, bool large)
     char text[2048];
     describe(&p, text, sizeof text);
     em_scope_begin();
-    em_tensor *in[3], *in64[3];
+    em_tensor *in[3] = {0}, *in64[3] = {0};
     for (int i = 0; i < p.n_inputs; i++) {
         in64[i] = test_random(seed * 10 + (uint64_t)i, EM_FLOAT64, p.ndim[i],
                               p.shape[i], -2, 2);
@@ -521,7 +523,7 @@ START_TEST(random_large_programs_split_across_threads_match_eager)
 {
     em_set_num_threads(4);
     for (int k = 0; k < 3; k++)
-        check_program((uint64_t)(_i * 3 + k + 200001),
+        check_program((uint64_t)_i * 3 + (uint64_t)k + 200001,
                       k == 2 ? EM_FLOAT64 : EM_FLOAT32, true);
 }
 END_TEST
@@ -529,15 +531,15 @@ END_TEST
 START_TEST(random_float32_programs_match_float64_eager)
 {
     for (int k = 0; k < PROGRAMS_PER_LOOP; k++)
-        check_program((uint64_t)(_i * PROGRAMS_PER_LOOP + k + 1), EM_FLOAT32,
-                      false);
+        check_program((uint64_t)_i * PROGRAMS_PER_LOOP + (uint64_t)k + 1,
+                      EM_FLOAT32, false);
 }
 END_TEST
 
 START_TEST(random_float64_programs_match_eager)
 {
     for (int k = 0; k < PROGRAMS_PER_LOOP; k++)
-        check_program((uint64_t)(_i * PROGRAMS_PER_LOOP + k + 100001),
+        check_program((uint64_t)_i * PROGRAMS_PER_LOOP + (uint64_t)k + 100001,
                       EM_FLOAT64, false);
 }
 END_TEST
@@ -722,7 +724,8 @@ static void check_reduction(uint64_t seed, bool large)
 START_TEST(random_reductions_of_fused_inputs_match_a_naive_loop)
 {
     for (int k = 0; k < PROGRAMS_PER_LOOP; k++)
-        check_reduction((uint64_t)(_i * PROGRAMS_PER_LOOP + k + 1), false);
+        check_reduction((uint64_t)_i * PROGRAMS_PER_LOOP + (uint64_t)k + 1,
+                        false);
 }
 END_TEST
 
@@ -730,7 +733,7 @@ START_TEST(random_large_reductions_split_across_threads_match_a_naive_loop)
 {
     em_set_num_threads(4);
     for (int k = 0; k < 4; k++)
-        check_reduction((uint64_t)(_i * 4 + k + 300001), true);
+        check_reduction((uint64_t)_i * 4 + (uint64_t)k + 300001, true);
 }
 END_TEST
 

@@ -526,7 +526,10 @@ END_TEST
 /* Bitwise equality, NaN matching any NaN. */
 static bool same(float a, float b)
 {
-    return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;
+    uint32_t ua, ub;
+    memcpy(&ua, &a, sizeof ua);
+    memcpy(&ub, &b, sizeof ub);
+    return (isnan(a) && isnan(b)) || ua == ub;
 }
 
 START_TEST(vector_values_match_scalar_results)

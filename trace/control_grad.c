@@ -359,7 +359,7 @@ void em__while_record_gradient(em_traced_body body_fn, void *user, int n_vars,
     em_tensor **in = calloc((size_t)(n_vars + wg->n_sources) + 1, sizeof *in);
     if (wg->history && wg->sources && wg->float_sources && in) {
         for (int s = 0; s < wg->n_sources; s++)
-            if (em_dtype_is_float(wg->sources[s]->type.dtype))
+            if (wg->sources[s] && em_dtype_is_float(wg->sources[s]->type.dtype))
                 wg->float_sources[wg->n_float++] = wg->sources[s];
         memcpy(in, init, sizeof *in * (size_t)n_vars);
         memcpy(in + n_vars, wg->sources, sizeof *in * (size_t)wg->n_sources);

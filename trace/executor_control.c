@@ -187,6 +187,10 @@ static bool run_cond(const em__graph *g, int i, em_tensor *const *in,
                      em_tensor **results)
 {
     const em__node *node = &g->nodes[i];
+    if (!in[0]) {
+        em__error("cond: no predicate");
+        return false;
+    }
     bool taken = em__load_f64(in[0]->data, in[0]->type.dtype, 0) != 0;
     return run_graph(node->regions[taken ? 0 : 1], in + 1, results);
 }
@@ -275,7 +279,7 @@ static bool run_loop(loop *l, int64_t *count)
     for (; ok && (node->attrs.depth == 0 || it < node->attrs.depth); it++) {
         em_tensor *c = NULL;
         ok = run_graph(node->regions[0], l->args, &c);
-        bool go = ok && em__load_f64(c->data, c->type.dtype, 0) != 0;
+        bool go = ok && c && em__load_f64(c->data, c->type.dtype, 0) != 0;
         if (c)
             em__tensor_unref(c);
         if (!go)

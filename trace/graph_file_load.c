@@ -467,8 +467,8 @@ static bool parse_region_node(reader *r, loading *ld, int i, unsigned kind,
 static bool parse_result(reader *r, em__graph *g, int i, const em__type *type,
                          int *id)
 {
-    int region;
-    uint32_t index;
+    int region = 0;
+    uint32_t index = 0;
     if (!get_index(r, (uint32_t)i, "input node", &region) ||
         !get_u32(r, &index))
         return false;

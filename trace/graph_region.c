@@ -240,6 +240,11 @@ int em__graph_live_nodes_deep(const em__graph *g)
 
 /* ---- text ----------------------------------------------------------------*/
 
+static const char *region_name(bool is_while, int r)
+{
+    return r >= 0 && r < 2 ? region_names[is_while][r] : "region";
+}
+
 void em__region_format(em__text *t, const em__graph *g, int i)
 {
     const em__node *node = &g->nodes[i];
@@ -252,7 +257,7 @@ void em__region_format(em__text *t, const em__graph *g, int i)
     for (int r = 0; r < node->n_regions; r++) {
         int need = em__graph_format(node->regions[r], NULL, 0);
         char *text = malloc((size_t)need + 1);
-        em__text_put(t, "\n    %s:", region_names[is_while][r]);
+        em__text_put(t, "\n    %s:", region_name(is_while, r));
         if (!text)
             continue;
         em__graph_format(node->regions[r], text, (size_t)need + 1);
@@ -276,7 +281,7 @@ void em__region_format_dot(em__text *t, const em__graph *g, int i,
     for (int r = 0; r < node->n_regions; r++) {
         const em__graph *region = node->regions[r];
         em__text_put(t, "  subgraph cluster_%s_%d {\n    label=\"%s\";\n",
-                     prefix, r, region_names[is_while][r]);
+                     prefix, r, region_name(is_while, r));
         for (int j = 0; j < region->len; j++) {
             const em__node *n = &region->nodes[j];
             if (n->dead)
