@@ -143,4 +143,23 @@ LLVMModuleRef em__jit_lower(LLVMContextRef llvm, const em__graph *g,
                             const em__jit_schedule *s, const char *name,
                             LLVMTargetMachineRef tm);
 
+/* ---- GPU code (jit/ptx.c) -------------------------------------------------*/
+
+/* PTX (sm_90) of one module holding a kernel for each elementwise loop
+ * group of g's schedule (a loop root that is not an assignment, with the
+ * nodes fused into it), in graph order:
+ *
+ *     .entry kernel_k(out, leaf0, ..., int64 n)
+ *
+ * out: the root's buffer; leaf j: the j-th distinct value the group reads
+ * from outside it, in the order its members (in node order) name their
+ * inputs, each read broadcast to the root's shape; n: the root's element
+ * count. Any grid works (a grid-stride loop). A group whose element code
+ * calls the C library (float64 exp, tanh, ...; sin, cos, erf, pow, gelu)
+ * gets no kernel and does not count in k; a comment at the top of the text
+ * names the node each kernel computes. Written to EMBER_DUMP=ptx.
+ * Returns the malloc'd text with *n_kernels set, or NULL with an error
+ * (LLVM without NVPTX, a graph with no lowering, out of memory). */
+char *em__jit_ptx(const em__graph *g, int *n_kernels);
+
 #endif
