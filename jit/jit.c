@@ -225,9 +225,10 @@ static bool compile_now(em__native *n, double *times)
     times[1] = optimized - built;
     times[2] = seconds_now() - optimized;
     em__log(EM_LOG_INFO,
-            "jit: '%s' compiled to %d loops and %d library calls in %.1f ms "
-            "(IR %.1f, optimisation %.1f, code generation %.1f)",
-            n->name, n->schedule.loops, n->schedule.calls,
+            "jit: '%s' compiled to %d loop%s and %d library call%s in %.1f "
+            "ms (IR %.1f, optimisation %.1f, code generation %.1f)",
+            n->name, n->schedule.loops, n->schedule.loops == 1 ? "" : "s",
+            n->schedule.calls, n->schedule.calls == 1 ? "" : "s",
             (seconds_now() - start) * 1e3, times[0] * 1e3, times[1] * 1e3,
             times[2] * 1e3);
     return true;
