@@ -64,11 +64,6 @@ char *em_device_name(em_device device, char *buf, size_t size)
     return buf;
 }
 
-em_device em__tensor_device(const em_tensor *t)
-{
-    return t->storage ? t->storage->device : EM_CPU;
-}
-
 em_device em_tensor_device(const em_tensor *t)
 {
     return t ? em__tensor_device(t) : EM_DEVICE_INVALID;

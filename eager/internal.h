@@ -121,8 +121,12 @@ struct em_tensor {
 em_tensor *em__tensor_new(const em__type *type);
 /* em__tensor_new on `device` (a GPU's memory through em__device_hooks). */
 em_tensor *em__tensor_new_on(const em__type *type, em_device device);
-/* The device t's storage lives on (EM_CPU for symbolic tensors). */
-em_device em__tensor_device(const em_tensor *t);
+/* The device t's storage lives on (EM_CPU for symbolic tensors). Inline:
+ * dispatch asks it of every input of every op. */
+static inline em_device em__tensor_device(const em_tensor *t)
+{
+    return t->storage ? t->storage->device : EM_CPU;
+}
 /* t on the host: t itself with a new reference (em__tensor_unref it) when
  * it is there, else a host copy made after the GPU's queued work. NULL
  * with an error naming `what`. */

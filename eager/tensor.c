@@ -108,6 +108,16 @@ static size_t storage_total(size_t bytes)
            STORAGE_ALIGN;
 }
 
+/* Adds bytes to the live total and raises the peak with it. */
+static void count_allocated(size_t bytes)
+{
+    int64_t now =
+        atomic_fetch_add(&live_bytes, (int64_t)bytes) + (int64_t)bytes;
+    int64_t peak = atomic_load(&peak_bytes);
+    while (now > peak && !atomic_compare_exchange_weak(&peak_bytes, &peak, now))
+        ;
+}
+
 static em__storage *storage_new(size_t bytes)
 {
     /* Header and elements in one block; the header pads to the alignment. */
@@ -124,11 +134,7 @@ static em__storage *storage_new(size_t bytes)
     s->bytes = bytes;
     s->data = (char *)s + storage_header();
     s->device = EM_CPU;
-    int64_t now =
-        atomic_fetch_add(&live_bytes, (int64_t)bytes) + (int64_t)bytes;
-    int64_t peak = atomic_load(&peak_bytes);
-    while (now > peak && !atomic_compare_exchange_weak(&peak_bytes, &peak, now))
-        ;
+    count_allocated(bytes);
     return s;
 }
 
@@ -165,11 +171,7 @@ static em__storage *storage_new_on(size_t bytes, em_device device)
     s->refcount = 1;
     s->bytes = bytes;
     s->device = device;
-    int64_t now =
-        atomic_fetch_add(&live_bytes, (int64_t)bytes) + (int64_t)bytes;
-    int64_t peak = atomic_load(&peak_bytes);
-    while (now > peak && !atomic_compare_exchange_weak(&peak_bytes, &peak, now))
-        ;
+    count_allocated(bytes);
     return s;
 }
 

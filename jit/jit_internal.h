@@ -116,6 +116,11 @@ LLVMValueRef em__jit_const(em__jit_ctx *c, em_dtype dtype, double v);
 LLVMValueRef em__jit_convert(em__jit_ctx *c, LLVMValueRef v, em_dtype from,
                              em_dtype to);
 
+/* Element `off` of the dtype's array at base, as a register value (bool
+ * normalised to 0 or 1: any non-zero byte is true). */
+LLVMValueRef em__jit_load(em__jit_ctx *c, em_dtype dtype, LLVMValueRef base,
+                          LLVMValueRef off);
+
 /* A call to C function `name` at address fn: in code for this process
  * through its address (nothing to resolve by name, in shared and static
  * builds alike); in exported code by name, for the linker. */

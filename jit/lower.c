@@ -268,8 +268,8 @@ static LLVMValueRef element_pointer(em__jit_ctx *c, em_dtype dtype,
                                  "");
 }
 
-static LLVMValueRef load_element(em__jit_ctx *c, em_dtype dtype,
-                                 LLVMValueRef base, LLVMValueRef off)
+LLVMValueRef em__jit_load(em__jit_ctx *c, em_dtype dtype, LLVMValueRef base,
+                          LLVMValueRef off)
 {
     LLVMValueRef v = LLVMBuildLoad2(c->b, em__jit_type(c, dtype),
                                     element_pointer(c, dtype, base, off), "");
@@ -291,7 +291,7 @@ static LLVMValueRef group_body(em__jit_ctx *c, group *gr, LLVMValueRef *index)
         LLVMValueRef off =
             offset_of(c, gr, index, gr->leaf_strides + (size_t)k * EM_MAX_DIMS);
         gr->values[leaf] =
-            load_element(c, g->nodes[leaf].type.dtype, c->node_ptr[leaf], off);
+            em__jit_load(c, g->nodes[leaf].type.dtype, c->node_ptr[leaf], off);
     }
     for (int k = 0; k < gr->n_members; k++) {
         const em__node *node = &g->nodes[gr->members[k]];
@@ -664,10 +664,10 @@ static void emit_matmul_loops(em__jit_ctx *c, int i)
         loop_open(c, &lp, k, em__jit_const(c, dt, 0));
         index[0] = li.index;
         index[1] = lp.index;
-        LLVMValueRef aip = load_element(
+        LLVMValueRef aip = em__jit_load(
             c, dt, a, offset_of(c, &gr, index, (int64_t[]){a_row, 1}));
         index[0] = lj.index;
-        LLVMValueRef bpj = load_element(
+        LLVMValueRef bpj = em__jit_load(
             c, dt, b, offset_of(c, &gr, index, (int64_t[]){b_col, 1}));
         LLVMValueRef sum =
             LLVMBuildFAdd(c->b, lp.acc, LLVMBuildFMul(c->b, aip, bpj, ""), "");
@@ -697,11 +697,11 @@ static void emit_matmul_loops(em__jit_ctx *c, int i)
         loop_open(c, &lp, k, NULL);
         index[0] = lp.index;
         index[1] = LLVMConstInt(c->i64, 0, 0);
-        LLVMValueRef bp = load_element(
+        LLVMValueRef bp = em__jit_load(
             c, dt, b, offset_of(c, &gr, index, (int64_t[]){b_row, 0}));
         loop_open(c, &li, m, NULL);
         index[1] = li.index;
-        LLVMValueRef api = load_element(
+        LLVMValueRef api = em__jit_load(
             c, dt, a, offset_of(c, &gr, index, (int64_t[]){a_col, 1}));
         LLVMValueRef p = element_pointer(c, dt, out, li.index);
         LLVMBuildStore(c->b,
@@ -716,12 +716,12 @@ static void emit_matmul_loops(em__jit_ctx *c, int i)
     loop_open(c, &lp, k, NULL);
     index[0] = li.index;
     index[1] = lp.index;
-    LLVMValueRef aip = load_element(
+    LLVMValueRef aip = em__jit_load(
         c, dt, a, offset_of(c, &gr, index, (int64_t[]){a_row, a_col}));
     loop_open(c, &lj, n, NULL);
     index[0] = lp.index;
     index[1] = lj.index;
-    LLVMValueRef bpj = load_element(
+    LLVMValueRef bpj = em__jit_load(
         c, dt, b, offset_of(c, &gr, index, (int64_t[]){b_row, b_col}));
     index[0] = li.index;
     LLVMValueRef p = element_pointer(

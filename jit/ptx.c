@@ -201,20 +201,6 @@ static LLVMValueRef leaf_offset(em__jit_ctx *c, const em__type *leaf,
     return off;
 }
 
-static LLVMValueRef load_element(em__jit_ctx *c, em_dtype dtype,
-                                 LLVMValueRef base, LLVMValueRef off)
-{
-    LLVMTypeRef type = em__jit_type(c, dtype);
-    LLVMValueRef p = LLVMBuildInBoundsGEP2(c->b, type, base, &off, 1, "");
-    LLVMValueRef v = LLVMBuildLoad2(c->b, type, p, "");
-    if (dtype == EM_BOOL) /* any non-zero byte is true */
-        v = LLVMBuildZExt(
-            c->b,
-            LLVMBuildICmp(c->b, LLVMIntNE, v, LLVMConstInt(c->i8, 0, 0), ""),
-            c->i8, "");
-    return v;
-}
-
 /* True when fn calls anything but an intrinsic or a special register. */
 static bool calls_library(LLVMValueRef fn)
 {
@@ -280,7 +266,7 @@ static bool emit_kernel(em__jit_ctx *c, const kernel_group *gr,
     for (int k = 0; k < gr->n_leaves; k++) {
         const em__type *lt = &g->nodes[gr->leaves[k]].type;
         values[gr->leaves[k]] =
-            load_element(c, lt->dtype, LLVMGetParam(fn, (unsigned)k + 1),
+            em__jit_load(c, lt->dtype, LLVMGetParam(fn, (unsigned)k + 1),
                          leaf_offset(c, lt, out, i));
     }
     for (int k = 0; k < gr->n_members; k++) {
