@@ -168,8 +168,9 @@ static int train_step_body(int n_inputs, em_tensor *const *in, int max_outputs,
  * trains exactly as in eager mode.
  *
  * The signature's -1 batch dimension accepts any batch size: the smaller
- * last batch of an epoch gets its own graph once, without the warning that
- * a function retracing on ever new shapes would give.
+ * last batch of an epoch runs a graph made from the one trace (compiled
+ * for its size once), without the warning that a function retracing on
+ * ever new shapes would give.
  */
 typedef struct step_fns {
     trainer t;

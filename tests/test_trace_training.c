@@ -91,18 +91,24 @@ static int train_step(int n, em_tensor *const *in, int max, em_tensor **out,
     return 1;
 }
 
-/* Trains `eager` with train_step and `traced` with its traced form on the
- * same batches; every step's loss agrees, and so do the weights after. */
-static void train_both(model *eager, model *traced, em_tensor *x,
-                       em_tensor *labels, int64_t batch, int steps,
-                       double tolerance)
+/* Trains `eager` with train_step and `traced` with its traced form (with
+ * `options`, or none) on the same batches, batch rows from step * batch on
+ * (fewer at the end of x); every step's loss agrees, and so do the weights
+ * after. Returns the traced function's stats. */
+static em_function_stats train_both_with(model *eager, model *traced,
+                                         const em_trace_options *options,
+                                         em_tensor *x, em_tensor *labels,
+                                         int64_t batch, int steps,
+                                         double tolerance)
 {
-    em_trace_options options = {.name = "train_step"};
-    em_function *f = em_trace_fn(train_step, traced, &options);
+    em_trace_options plain = {.name = "train_step"};
+    em_function *f =
+        em_trace_fn(train_step, traced, options ? options : &plain);
     for (int s = 0; s < steps; s++) {
         em_scope_begin();
         int64_t rows = em_tensor_dim(x, 0);
-        int64_t lo = ((int64_t)s * batch) % rows, hi = lo + batch;
+        int64_t lo = ((int64_t)s * batch) % rows;
+        int64_t hi = lo + batch < rows ? lo + batch : rows;
         em_tensor *in[2] = {em_slice(x, (const int64_t[]){lo, 0},
                                      (const int64_t[]){hi, INT64_MAX}, NULL),
                             em_slice(labels, &lo, &hi, NULL)};
@@ -115,13 +121,22 @@ static void train_both(model *eager, model *traced, em_tensor *x,
         ck_assert_msg(e <= tolerance, "step %d: loss relative error %g", s, e);
         em_scope_end();
     }
-    ck_assert_int_eq(em_function_get_stats(f).traces, 1);
+    em_function_stats stats = em_function_get_stats(f);
+    ck_assert_int_eq(stats.traces, 1);
     ck_assert_int_eq(em_optimizer_steps(traced->opt), steps);
     for (int i = 0; i < eager->n_params; i++) {
         double e = relative_error(traced->params[i], eager->params[i]);
         ck_assert_msg(e <= tolerance, "parameter %d: relative error %g", i, e);
     }
     em_function_free(f);
+    return stats;
+}
+
+static void train_both(model *eager, model *traced, em_tensor *x,
+                       em_tensor *labels, int64_t batch, int steps,
+                       double tolerance)
+{
+    train_both_with(eager, traced, NULL, x, labels, batch, steps, tolerance);
 }
 
 static bool readable(const char *path)
@@ -185,6 +200,34 @@ START_TEST(traced_adam_matches_eager_adam)
     model traced =
         make_model(5, 2, widths, em_optimizer_adam(0.01, 0.9, 0.999, 1e-8));
     train_both(&eager, &traced, x, labels, 16, 20, 1e-5);
+    free_model(&eager);
+    free_model(&traced);
+    em_scope_end();
+}
+END_TEST
+
+/* A signature with -1 batch dimensions: the smaller batch at the end of
+ * the data (40 rows in batches of 16: 16, 16, 8, ...) runs a graph made
+ * from the one trace, and trains as eager mode does. */
+START_TEST(a_smaller_last_batch_trains_from_the_one_trace)
+{
+    em_scope_begin();
+    em_tensor *x = test_random(13, EM_FLOAT32, 2, (int64_t[]){40, 6}, -1, 1);
+    em_tensor *labels = em_cast(
+        test_random(14, EM_FLOAT64, 1, (int64_t[]){40}, 0, 3), EM_INT64);
+    const int64_t widths[] = {6, 8, 3};
+    model eager =
+        make_model(5, 2, widths, em_optimizer_adam(0.01, 0.9, 0.999, 1e-8));
+    model traced =
+        make_model(5, 2, widths, em_optimizer_adam(0.01, 0.9, 0.999, 1e-8));
+    const em_input_spec signature[] = {{EM_FLOAT32, 2, {-1, 6}},
+                                       {EM_INT64, 1, {-1}}};
+    em_trace_options options = {
+        .name = "train_step", .n_signature = 2, .signature = signature};
+    em_function_stats stats =
+        train_both_with(&eager, &traced, &options, x, labels, 16, 9, 1e-5);
+    /* Batches of 16, 8 and (from row 32 + 16 wrapping to 8) 16 again. */
+    ck_assert_int_eq(stats.concrete_functions, 2);
     free_model(&eager);
     free_model(&traced);
     em_scope_end();
@@ -567,6 +610,7 @@ int main(void)
     TCase *tc = test_case(s, "training");
     tcase_add_test(tc, traced_sgd_momentum_on_fashion_mnist_matches_eager);
     tcase_add_test(tc, traced_adam_matches_eager_adam);
+    tcase_add_test(tc, a_smaller_last_batch_trains_from_the_one_trace);
     tc = test_case(s, "function");
     tcase_add_test(tc,
                    a_static_key_selects_the_trace_for_training_or_inference);

@@ -14,6 +14,7 @@
 
 #include "executor.h"
 #include "passes.h"
+#include "shape_poly.h"
 #include "tape_internal.h"
 #include "tier.h"
 #include "trace_internal.h"
@@ -43,6 +44,15 @@ struct em_concrete {
     em_concrete *next;
 };
 
+/* What the first trace under one static key learnt about the sizes under
+ * the signature's -1. */
+typedef struct sized {
+    unsigned char key[MAX_STATIC_KEY];
+    size_t key_size;
+    em__shape_poly *poly; /* NULL: each new size is traced */
+    struct sized *next;
+} sized;
+
 struct em_function {
     em_traced_body body;
     void *user;
@@ -61,6 +71,7 @@ struct em_function {
     bool warned;
     em_tensor **lifted; /* variables created by the first trace */
     int n_lifted, cap_lifted;
+    sized *sized;
 };
 
 /* The state of the trace in progress on this thread. */
@@ -425,7 +436,7 @@ static bool set_outputs(tracer *tr, int n, em_tensor **outputs)
 }
 
 /* Runs the body with symbolic inputs; returns the graph or NULL. */
-static em__graph *trace_graph(em_function *f, int n, em_tensor *const *inputs)
+static em__graph *trace_graph(em_function *f, int n, const em__type *types)
 {
     em__thread *thread = em__thread_state();
     tracer tr = {
@@ -456,12 +467,11 @@ static em__graph *trace_graph(em_function *f, int n, em_tensor *const *inputs)
     bool ok = true;
     for (int i = 0; i < n && ok; i++) {
         int id = em__graph_add(tr.graph, EM__NODE_INPUT, 0, NULL, 0, NULL,
-                               &inputs[i]->type, NULL);
+                               &types[i], NULL);
         if (id >= 0)
             tr.graph->nodes[id].index = i;
-        symbols[i] = id >= 0
-                         ? em__tensor_symbolic(&inputs[i]->type, tr.graph, id)
-                         : NULL;
+        symbols[i] =
+            id >= 0 ? em__tensor_symbolic(&types[i], tr.graph, id) : NULL;
         ok = symbols[i] != NULL;
     }
     int n_out = ok ? f->body(n, symbols, f->max_outputs, outputs, f->user) : -1;
@@ -533,21 +543,18 @@ static void collect_variables(em_concrete *c, const em__graph *g)
     }
 }
 
-static em_concrete *trace_concrete(em_function *f, int n,
-                                   em_tensor *const *inputs,
-                                   const unsigned char *key, size_t key_size)
+/* A concrete function for graph g (traced, or built for new sizes), which
+ * it takes: optimised, planned and handed to the JIT. NULL with an error. */
+static em_concrete *concrete_new(em_function *f, em__graph *g, int n,
+                                 const em__type *types,
+                                 const unsigned char *key, size_t key_size,
+                                 double trace_seconds)
 {
     double start = seconds_now();
-    em__graph *g = trace_graph(f, n, inputs);
-    double traced = seconds_now();
-    f->stats.trace_seconds += traced - start;
-    if (!g)
-        return NULL;
-
     dump_graph(g, "traced");
     char msg[400];
     bool optimized = em__graph_optimize(g);
-    double passes_seconds = seconds_now() - traced;
+    double passes_seconds = seconds_now() - start;
     if (!optimized || !em__graph_verify(g, msg, sizeof msg)) {
         em__error("trace: '%s' gave an invalid graph: %s", f->name,
                   em_error_pending() ? "out of memory" : msg);
@@ -574,8 +581,7 @@ static em_concrete *trace_concrete(em_function *f, int n,
         return NULL;
     }
     collect_variables(c, g);
-    for (int i = 0; i < n; i++)
-        c->types[i] = inputs[i]->type;
+    memcpy(c->types, types, sizeof *types * (size_t)n);
     memcpy(c->static_key, key, key_size);
     c->static_key_size = key_size;
     c->n_inputs = n;
@@ -586,7 +592,7 @@ static em_concrete *trace_concrete(em_function *f, int n,
             node->value && em_tensor_device(node->value) != EM_CPU)
             c->captures_device = true;
     }
-    c->trace_seconds = traced - start;
+    c->trace_seconds = trace_seconds;
     c->passes_seconds = passes_seconds;
     if (f->jit == EM_JIT_OFF)
         c->no_native = "the function's jit option is EM_JIT_OFF";
@@ -603,6 +609,154 @@ static em_concrete *trace_concrete(em_function *f, int n,
     c->plan = plan;
     c->owner = f;
     return c;
+}
+
+/* ---- sizes under -1 (see shape_poly.h) -----------------------------------*/
+
+static sized *sized_for(em_function *f, const unsigned char *key,
+                        size_t key_size)
+{
+    for (sized *s = f->sized; s; s = s->next)
+        if (s->key_size == key_size && !memcmp(s->key, key, key_size))
+            return s;
+    return NULL;
+}
+
+/* Errors recorded on this thread so far. */
+static uint64_t errors_so_far(void)
+{
+    return em__thread_state()->errors;
+}
+
+/* Is an error pending that was recorded after `before` (rather than one the
+ * caller left pending)? */
+static bool new_error(uint64_t before)
+{
+    return em_error_pending() && errors_so_far() != before;
+}
+
+/* A trace at other sizes, for the fit: NULL with the reason in why (its
+ * error is not the caller's: the call itself traced fine). */
+static em__graph *trace_other_sizes(em_function *f, int n,
+                                    const em__type *types, char *why,
+                                    size_t size)
+{
+    em__graph *g = trace_graph(f, n, types);
+    if (!g) {
+        snprintf(why, size, "tracing it at other sizes failed: %s",
+                 em_error_pending() ? em_error_peek() : "no error");
+        em_error_clear();
+    }
+    return g;
+}
+
+/* Fits the sizes under the signature's -1 for key (once per key): traces
+ * the function again at other sizes. Returns the graph for the call's own
+ * sizes: g, or a new trace when the function made variables again. */
+static em__graph *fit_sizes(em_function *f, int n, const em__type *types,
+                            em__graph *g, const unsigned char *key,
+                            size_t key_size)
+{
+    int64_t base[EM__MAX_SIZE_SYMBOLS], sizes[EM__MAX_SIZE_SYMBOLS];
+    int count = em__shape_poly_symbols(n, f->signature, types, base);
+    sized *s = count != 0 ? calloc(1, sizeof *s) : NULL;
+    if (!s)
+        return g; /* no -1 in use, or out of memory: trace each size */
+    memcpy(s->key, key, key_size);
+    s->key_size = key_size;
+    s->next = f->sized;
+    f->sized = s;
+
+    char why[400];
+    snprintf(why, sizeof why, "%s",
+             count < 0 ? "more than 8 distinct sizes under -1"
+                       : "out of memory");
+    em__graph **graphs =
+        count > 0 ? calloc((size_t)count + 1, sizeof *graphs) : NULL;
+    em__type *other = count > 0 ? calloc((size_t)n + 1, sizeof *other) : NULL;
+    int lifted = f->n_lifted;
+    uint64_t errors = errors_so_far();
+    bool ok = graphs && other && (graphs[0] = em__graph_clone(g));
+    for (int j = 0; ok && j < count; j++) {
+        memcpy(sizes, base, sizeof *base * (size_t)count);
+        sizes[j] = base[j] + 1;
+        em__shape_poly_types(n, f->signature, types, base, count, sizes, other);
+        ok = (graphs[j + 1] = trace_other_sizes(f, n, other, why, sizeof why));
+    }
+    em__graph *check = NULL;
+    if (ok) {
+        for (int j = 0; j < count; j++)
+            sizes[j] = base[j] > 2 ? base[j] / 2 : base[j] + 2;
+        em__shape_poly_types(n, f->signature, types, base, count, sizes, other);
+        ok = (check = trace_other_sizes(f, n, other, why, sizeof why));
+    }
+    if (ok && f->n_lifted != lifted) {
+        ok = false;
+        snprintf(why, sizeof why, "it creates variables at every trace");
+    }
+    if (ok)
+        s->poly = em__shape_poly_new(n, f->signature, types, count, base,
+                                     graphs, check, sizes, why, sizeof why);
+    else {
+        for (int j = 0; graphs && j <= count; j++)
+            em__graph_free(graphs[j]);
+        free(graphs);
+        em__graph_free(check);
+    }
+    free(other);
+    if (new_error(errors)) {
+        em__graph_free(g);
+        return NULL; /* out of memory */
+    }
+    if (!s->poly)
+        em__log(EM_LOG_INFO,
+                "function '%s' will be traced again for each new size under "
+                "its signature's -1: %s",
+                f->name, why);
+    if (f->n_lifted != lifted) {
+        /* The caller's pointers now name the variables the last trace
+         * made: the graph must read those. */
+        em__graph_free(g);
+        g = trace_graph(f, n, types);
+    }
+    return g;
+}
+
+static em_concrete *trace_concrete(em_function *f, int n, const em__type *types,
+                                   const unsigned char *key, size_t key_size)
+{
+    double start = seconds_now();
+    em__graph *g = trace_graph(f, n, types);
+    if (g && f->signature && !sized_for(f, key, key_size))
+        g = fit_sizes(f, n, types, g, key, key_size);
+    double traced = seconds_now();
+    f->stats.trace_seconds += traced - start;
+    if (!g)
+        return NULL;
+    return concrete_new(f, g, n, types, key, key_size, traced - start);
+}
+
+/* A concrete function for new sizes from the fit, without tracing; NULL
+ * (an error pending only when out of memory) when the fit cannot serve. */
+static em_concrete *concrete_for_sizes(em_function *f, int n,
+                                       const em__type *types,
+                                       const unsigned char *key,
+                                       size_t key_size)
+{
+    sized *s = sized_for(f, key, key_size);
+    int64_t sizes[EM__MAX_SIZE_SYMBOLS];
+    if (!s || !s->poly || !em__shape_poly_match(s->poly, n, types, sizes))
+        return NULL;
+    char why[400];
+    uint64_t errors = errors_so_far();
+    em__graph *g = em__shape_poly_graph(s->poly, sizes, why, sizeof why);
+    if (!g) {
+        if (!new_error(errors))
+            em__log(EM_LOG_INFO, "function '%s' is traced for new sizes: %s",
+                    f->name, why);
+        return NULL;
+    }
+    return concrete_new(f, g, n, types, key, key_size, 0);
 }
 
 static em_concrete *find_or_trace(em_function *f, int n,
@@ -629,13 +783,25 @@ static em_concrete *find_or_trace(em_function *f, int n,
         specialisation = specialisation ||
                          same_key(c, n, inputs, key, key_size, f->signature);
 
-    em_concrete *c = trace_concrete(f, n, inputs, key, key_size);
+    em__type *types = malloc(sizeof *types * (size_t)(n + 1));
+    if (!types) {
+        em__error("trace: out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < n; i++)
+        types[i] = inputs[i]->type;
+    uint64_t errors = errors_so_far();
+    em_concrete *c = concrete_for_sizes(f, n, types, key, key_size);
+    bool traced = !c && !new_error(errors);
+    if (traced)
+        c = trace_concrete(f, n, types, key, key_size);
+    free(types);
     if (!c)
         return NULL;
-    f->stats.traces++;
+    f->stats.traces += traced;
     f->stats.concrete_functions++;
-    if (!specialisation && ++f->distinct_signatures > f->retrace_warning &&
-        !f->warned) {
+    if (traced && !specialisation &&
+        ++f->distinct_signatures > f->retrace_warning && !f->warned) {
         f->warned = true;
         warn_retracing(f, f->concretes, n, inputs);
     }
@@ -732,6 +898,12 @@ void em_function_free(em_function *f)
         free(c->static_key);
         free(c);
         c = next;
+    }
+    while (f->sized) {
+        sized *next = f->sized->next;
+        em__shape_poly_free(f->sized->poly);
+        free(f->sized);
+        f->sized = next;
     }
     for (int i = 0; i < f->n_lifted; i++)
         em__tensor_unref(f->lifted[i]);

@@ -57,7 +57,14 @@ typedef int (*em_traced_body)(int n_inputs, em_tensor *const *inputs,
                               int max_outputs, em_tensor **outputs, void *user);
 
 /* One input of an input signature: its dtype and shape, where -1 in the
- * shape accepts any size. */
+ * shape accepts any size. The function is traced once for all sizes under
+ * -1: the first call traces it a few more times at nearby sizes (once per
+ * distinct -1 size, once more to check) to learn how the graph follows
+ * them, and later sizes get a graph made from that, each with its own plan
+ * and native code. -1 dimensions with equal sizes at the first call are
+ * one size. A body whose graph does not follow the sizes that way (C code
+ * that chooses ops by a size, a size written into it) is traced again for
+ * each new size, with an info log saying why. */
 typedef struct em_input_spec {
     em_dtype dtype;
     int ndim;
