@@ -15,6 +15,11 @@ height = chart eq 'accuracy' ? 600 : 480
 set terminal svg size 900,height dynamic noenhanced font "sans,12"
 set output outfile
 set grid ytics
+# gnuplot has 8 colours before they repeat; chain has 9 modes.
+set linetype 9 lc rgb "#8c564b"
+set linetype 10 lc rgb "#7f7f7f"
+set linetype 11 lc rgb "#bcbd22"
+set linetype 12 lc rgb "#17becf"
 
 if (chart eq 'bars') {
     set datafile separator "\t"
@@ -54,7 +59,8 @@ if (chart eq 'bars') {
     name_of(m) = m eq "eager" ? "ember eager" : \
         m eq "traced" ? "ember traced (jit), a call per step" : \
         m eq "epoch-in-graph" ? "ember traced, a call per epoch" : \
-        m eq "torch-eager" ? "PyTorch eager" : m
+        m eq "torch-eager" ? "PyTorch eager" : \
+        m eq "libtorch" ? "PyTorch C++ API (libtorch)" : m
     threads_of(t) = t eq "1" ? "1 thread" : t . " threads"
     # Circles for one thread, squares for more.
     point_of(s) = s[1:comma(s) - 1] eq "1" ? 7 : 5

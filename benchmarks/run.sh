@@ -3,7 +3,9 @@
 # ember-bench workload in every mode (eager, graph, jit, reference) at each
 # BLAS thread count, plus the Fashion-MNIST example's time to accuracy
 # eager, traced (one call per step, native code) and with the epoch in the
-# graph, and PyTorch's numbers for the same work when torch is importable.
+# graph, and PyTorch's numbers for the same work when torch is importable
+# (benchmarks/torch_bench.py) and when libtorch, its C++ API, is installed
+# (benchmarks/torch_bench.cpp, compiled here into BUILD/benchmarks/).
 #
 #   benchmarks/run.sh [--threads 1,2] [--repeats N] [--epochs N] [--out DIR]
 #                     [--build DIR] [--no-build] [--quick] [--with-torch]
@@ -20,7 +22,8 @@
 #                      Release when it has no CMake cache yet)
 #   --no-build         use the binaries already in the build folder
 #   --quick            fewer repeats and one epoch: a few minutes in all
-#   --with-torch       install Debian's python3-torch if torch is missing
+#   --with-torch       install Debian's python3-torch if torch is missing,
+#                      libtorch-dev if libtorch is (and g++ if needed)
 #   --install-gnuplot  install gnuplot-nox if gnuplot is missing
 #
 # Writes to DIR: results.csv, results.json (an array), results.md (a table
@@ -29,6 +32,9 @@
 # (bench-WORKLOAD.svg) and time_to_accuracy.svg when gnuplot is there, and
 # raw/ with each program's output. Exits 1 when a run failed (the others
 # are still collected), 2 on a bad argument.
+#
+# LIBTORCH=DIR takes libtorch from an unpacked libtorch archive (DIR/include,
+# DIR/lib) instead of Debian's libtorch-dev; CXX names the C++ compiler.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -132,9 +138,11 @@ cpu_model=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -n 1)
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' \
     "$build/CMakeCache.txt" 2>/dev/null || true)
 notes=()
+# One bullet of results.md; the words are joined with spaces.
+note() { notes+=("$*"); }
 if [[ $build_type != Release ]]; then
-    notes+=("$build is a '${build_type:-default}' build, not Release:" \
-        "these timings are not representative.")
+    note "$build is a '${build_type:-default}' build, not Release:" \
+        "these timings are not representative."
     say "warning: ${notes[-1]}"
 fi
 
@@ -157,11 +165,45 @@ if ! find_torch && [[ $with_torch == 1 ]]; then
 fi
 if [[ -z $torch_python ]]; then
     if [[ $with_torch == 1 ]]; then
-        notes+=("PyTorch rows skipped: torch could not be installed.")
+        note "PyTorch rows skipped: torch could not be installed."
     else
-        notes+=("PyTorch rows skipped: torch is not installed" \
-            "(benchmarks/run.sh --with-torch installs python3-torch).")
+        note "PyTorch rows skipped: torch is not installed" \
+            "(benchmarks/run.sh --with-torch installs python3-torch)."
     fi
+fi
+# libtorch: Debian's libtorch-dev (headers under /usr/include, libraries in
+# the multiarch folder), or the archive LIBTORCH names.
+if [[ -n ${LIBTORCH:-} ]]; then
+    torch_include=$LIBTORCH/include
+    torch_libdir=$LIBTORCH/lib
+else
+    torch_include=/usr/include
+    torch_libdir=/usr/lib/$(gcc -print-multiarch 2>/dev/null || true)
+fi
+torch_api_include=$torch_include/torch/csrc/api/include
+find_libtorch() {
+    [[ -f $torch_api_include/torch/torch.h &&
+        -f $torch_libdir/libtorch_cpu.so ]]
+}
+if ! find_libtorch && [[ $with_torch == 1 && -z ${LIBTORCH:-} ]]; then
+    apt_install libtorch-dev || say "installing libtorch-dev failed"
+fi
+cxx=${CXX:-c++}
+if find_libtorch && ! command -v "$cxx" >/dev/null 2>&1 &&
+    [[ $with_torch == 1 && -z ${CXX:-} ]]; then
+    apt_install g++ || say "installing g++ failed"
+fi
+have_libtorch=0
+if find_libtorch; then
+    have_libtorch=1
+elif [[ -n ${LIBTORCH:-} ]]; then
+    note "libtorch rows skipped: LIBTORCH=$LIBTORCH holds no" \
+        "include/torch/csrc/api/include/torch/torch.h and lib/libtorch_cpu.so."
+elif [[ $with_torch == 1 ]]; then
+    note "libtorch rows skipped: libtorch-dev could not be installed."
+else
+    note "libtorch rows skipped: libtorch is not installed" \
+        "(benchmarks/run.sh --with-torch installs libtorch-dev)."
 fi
 if ! command -v gnuplot >/dev/null 2>&1 && [[ $install_gnuplot == 1 ]]; then
     apt_install gnuplot-nox || say "installing gnuplot-nox failed"
@@ -171,6 +213,42 @@ command -v gnuplot >/dev/null 2>&1 && have_gnuplot=1
 
 mkdir -p "$out/raw"
 rm -f "$out"/*.svg
+
+# benchmarks/torch_bench.cpp, compiled here rather than by CMake so that
+# nothing else depends on libtorch; again only when the source or libtorch
+# is newer than the binary (also with --no-build: CMake does not build it).
+# About half a minute and 1 GB of memory. A failed compile skips its rows.
+libtorch_bench=
+if [[ $have_libtorch == 1 ]]; then
+    bin=$build/benchmarks/libtorch-bench
+    src=benchmarks/torch_bench.cpp
+    cxx_flags=(-std=c++17 -O2 -isystem "$torch_api_include")
+    # -isystem /usr/include would hide the C library's headers from
+    # libstdc++'s #include_next.
+    if [[ $torch_include != /usr/include ]]; then
+        cxx_flags+=(-isystem "$torch_include")
+    fi
+    if [[ -x $bin && ! $src -nt $bin &&
+        ! $torch_libdir/libtorch_cpu.so -nt $bin ]]; then
+        libtorch_bench=$bin
+    elif ! command -v "$cxx" >/dev/null 2>&1; then
+        note "libtorch rows skipped: no C++ compiler ($cxx)."
+    else
+        say "compiling $bin"
+        mkdir -p "$build/benchmarks"
+        if "$cxx" "${cxx_flags[@]}" "$src" -o "$bin.tmp" -L"$torch_libdir" \
+            -Wl,-rpath,"$torch_libdir" -ltorch -ltorch_cpu -lc10 \
+            >"$out/raw/libtorch-bench.build.log" 2>&1; then
+            mv -f "$bin.tmp" "$bin"
+            libtorch_bench=$bin
+        else
+            rm -f "$bin.tmp" "$bin"
+            say "compiling $src failed (see $out/raw/libtorch-bench.build.log)"
+            note "libtorch rows skipped: compiling $src failed (see" \
+                "raw/libtorch-bench.build.log)."
+        fi
+    fi
+fi
 status=0
 start=$SECONDS
 
@@ -213,6 +291,11 @@ for t in "${thread_list[@]}"; do
             --threads "$t"
         tag "$t" "$out/raw/torch-$t.jsonl" >>"$results"
     fi
+    if [[ -n $libtorch_bench ]]; then
+        run_logged "$t" "$out/raw/libtorch-$t.jsonl" "$libtorch_bench" \
+            --json --repeats "$repeats" --threads "$t"
+        tag "$t" "$out/raw/libtorch-$t.jsonl" >>"$results"
+    fi
     for mode in eager traced epoch-in-graph; do
         flags=(--mode "$mode")
         [[ $mode == epoch-in-graph ]] && flags=(--epoch-in-graph)
@@ -225,6 +308,11 @@ for t in "${thread_list[@]}"; do
             benchmarks/torch_bench.py --time-to-accuracy --epochs "$epochs" \
             --threads "$t"
         tag "$t" "$out/raw/mlp-torch-$t.jsonl" >>"$tta"
+    fi
+    if [[ -n $libtorch_bench ]]; then
+        run_logged "$t" "$out/raw/mlp-libtorch-$t.jsonl" "$libtorch_bench" \
+            --time-to-accuracy --epochs "$epochs" --threads "$t"
+        tag "$t" "$out/raw/mlp-libtorch-$t.jsonl" >>"$tta"
     fi
 done
 
@@ -389,8 +477,8 @@ if [[ $have_gnuplot == 1 ]]; then
         charts+=(time_to_accuracy)
     fi
 else
-    notes+=("No charts: gnuplot is not installed" \
-        "(benchmarks/run.sh --install-gnuplot installs gnuplot-nox).")
+    note "No charts: gnuplot is not installed" \
+        "(benchmarks/run.sh --install-gnuplot installs gnuplot-nox)."
 fi
 
 # results.md

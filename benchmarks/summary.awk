@@ -8,7 +8,7 @@
 
 BEGIN {
     nmodes = split("eager graph jit reference reference-libm torch-eager " \
-                   "torch-script", order, " ")
+                   "torch-script libtorch libtorch-script", order, " ")
 }
 
 # Three significant digits, at least the units digit.
