@@ -567,7 +567,11 @@ int main(int argc, char **argv)
         }
         fns.batch = batch;
         fns.epoch_steps = steps;
-        const em_trace_options epoch_options = {.name = "train_epoch"};
+        /* Compiled before its first call returns: a call is a whole epoch,
+         * which would otherwise run in the graph executor while LLVM
+         * compiles it in the background. */
+        const em_trace_options epoch_options = {.name = "train_epoch",
+                                                .jit = EM_JIT_SYNC};
         fns.epoch = em_trace_fn(train_epoch_body, &fns, &epoch_options);
         /* The optimiser's state is made now rather than by its first
          * update, which runs inside the loop body's trace. */

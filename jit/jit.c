@@ -390,7 +390,7 @@ static em__native *compile(const em__graph *g, const char *name, bool wait,
         return NULL;
     }
     n->g = g;
-    if (!em__jit_schedule_make(g, &n->schedule, reason, size)) {
+    if (!em__jit_schedule_make_regions(g, NULL, &n->schedule, reason, size)) {
         if (reason[0])
             em__log(EM_LOG_INFO, "jit: '%s' runs in the graph executor: %s",
                     name, reason);

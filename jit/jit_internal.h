@@ -73,13 +73,17 @@ typedef enum em__jit_role {
     EM__ROLE_MATMUL,
     EM__ROLE_VIEW,
     EM__ROLE_KERNEL,
+    EM__ROLE_REGION, /* a cond or while node: see jit/control.c */
 } em__jit_role;
+
+typedef struct em__jit_control em__jit_control;
 
 typedef struct em__jit_schedule {
     int len;
     em__jit_role *role;
     int *run_at; /* the node whose code computes node i (i when not fused) */
-    int loops, calls;
+    int loops, calls;           /* with those of the regions' code */
+    em__jit_control **controls; /* per region node: how it runs, else NULL */
 } em__jit_schedule;
 
 /* Decides how each node of g runs. False when a node has no lowering:
@@ -87,7 +91,44 @@ typedef struct em__jit_schedule {
  * false with an error and why empty. */
 bool em__jit_schedule_make(const em__graph *g, em__jit_schedule *s, char *why,
                            size_t size);
+/* em__jit_schedule_make for code that runs cond and while nodes too (the
+ * JIT's, not exported code or PTX): each gets its control, with its
+ * regions scheduled the same way. dynamic_inputs: NULL for a function's
+ * graph; for a region's, a flag per region input sized only at run time
+ * (iterations a while loop saved). */
+bool em__jit_schedule_make_regions(const em__graph *g,
+                                   const bool *dynamic_inputs,
+                                   em__jit_schedule *s, char *why, size_t size);
 void em__jit_schedule_free(em__jit_schedule *s);
+
+/* ---- control flow (jit/control.c) -----------------------------------------*/
+
+/* A compiled graph's entry point, and each region's code. */
+typedef int32_t (*em__jit_entry)(void **data, em__plan *plan);
+
+/* Fills s->controls for the region nodes of g (whose roles s already
+ * holds) and adds their regions' loops and calls to s's. False with `why`
+ * set when one cannot be compiled, or with an error and `why` empty when
+ * out of memory (s->controls then holds what was made). */
+bool em__jit_controls_make(const em__graph *g, em__jit_schedule *s,
+                           const bool *dynamic_inputs, char *why, size_t size);
+void em__jit_control_free(em__jit_control *ctl);
+
+/* Region r (0: then or condition, 1: else or body) of ctl: its graph, and
+ * in *s its schedule. */
+const em__graph *em__jit_control_region(const em__jit_control *ctl, int r,
+                                        const em__jit_schedule **s);
+
+/* The nodes of the enclosing graph whose buffers em__jit_control_run sets
+ * (the node's results and views of them), in node order: their count. */
+int em__jit_control_reloads(const em__jit_control *ctl, const int **nodes);
+
+/* Runs ctl's node, whose regions' code is first and second, in the
+ * enclosing code's buffers (data) and plan: takes a branch or runs the
+ * loop, and points data[] and the plan's headers at its results. Returns
+ * 1, or 0 with an error pending. */
+int32_t em__jit_control_run(em__jit_control *ctl, void **data, em__plan *plan,
+                            em__jit_entry first, em__jit_entry second);
 
 /* ---- building a module ----------------------------------------------------*/
 

@@ -7,7 +7,9 @@
  * through broadcast strides; dimensions that all operands walk
  * contiguously are merged, so most loops are one or two deep. Matrix
  * products call the shared GEMM; the remaining ops call their kernels
- * through the plan.
+ * through the plan. A cond or while node calls its control (jit/control.c)
+ * with its regions' code, each region lowered the same way into a function
+ * of the same module.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -775,6 +777,17 @@ static void emit_matmul(em__jit_ctx *c, int i)
     em__jit_call(c, "em__gemm", (void (*)(void))call_gemm, type, args, 11);
 }
 
+/* Leaves through the error exit when ok (an i32) is 0. */
+static void exit_on_failure(em__jit_ctx *c, LLVMValueRef ok)
+{
+    LLVMBasicBlockRef next =
+        LLVMAppendBasicBlockInContext(c->llvm, c->entry, "next");
+    LLVMValueRef failed =
+        LLVMBuildICmp(c->b, LLVMIntEQ, ok, LLVMConstInt(c->i32, 0, 0), "");
+    LLVMBuildCondBr(c->b, failed, c->error_exit, next);
+    LLVMPositionBuilderAtEnd(c->b, next);
+}
+
 static void emit_kernel(em__jit_ctx *c, int i)
 {
     LLVMTypeRef type =
@@ -782,12 +795,84 @@ static void emit_kernel(em__jit_ctx *c, int i)
     LLVMValueRef ok = em__jit_call(
         c, "em__plan_run_node", (void (*)(void))call_kernel, type,
         (LLVMValueRef[]){c->plan, LLVMConstInt(c->i32, (uint64_t)i, 0)}, 2);
-    LLVMBasicBlockRef next =
-        LLVMAppendBasicBlockInContext(c->llvm, c->entry, "next");
-    LLVMValueRef failed =
-        LLVMBuildICmp(c->b, LLVMIntEQ, ok, LLVMConstInt(c->i32, 0, 0), "");
-    LLVMBuildCondBr(c->b, failed, c->error_exit, next);
-    LLVMPositionBuilderAtEnd(c->b, next);
+    exit_on_failure(c, ok);
+}
+
+/* ---- control flow ---------------------------------------------------------*/
+
+/* Points c->node_ptr at node i's buffer as data[i] holds it now. */
+static void load_buffer(em__jit_ctx *c, int i)
+{
+    LLVMValueRef at = LLVMConstInt(c->i64, (uint64_t)i, 0);
+    LLVMValueRef slot =
+        LLVMBuildInBoundsGEP2(c->b, c->ptr, c->data, &at, 1, "");
+    c->node_ptr[i] = LLVMBuildLoad2(c->b, c->ptr, slot, "");
+}
+
+/* Every buffer the code touches, loaded once at the start. */
+static void load_buffers(em__jit_ctx *c)
+{
+    for (int i = 0; i < c->g->len; i++)
+        if (c->s->role[i] != EM__ROLE_FUSED && c->s->role[i] != EM__ROLE_REGION)
+            load_buffer(c, i);
+}
+
+/* Region r of control ctl as a private function of the module, with the
+ * entry point's signature: the code of its own graph and schedule. NULL
+ * when out of memory (with an error). */
+static LLVMValueRef emit_region_function(em__jit_ctx *c,
+                                         const em__jit_control *ctl, int r)
+{
+    em__jit_ctx outer = *c;
+    LLVMBasicBlockRef resume = LLVMGetInsertBlock(c->b);
+    c->g = em__jit_control_region(ctl, r, &c->s);
+    c->node_ptr = calloc((size_t)c->g->len + 1, sizeof *c->node_ptr);
+    if (!c->node_ptr) {
+        *c = outer;
+        return NULL;
+    }
+    LLVMTypeRef type =
+        LLVMFunctionType(c->i32, (LLVMTypeRef[]){c->ptr, c->ptr}, 2, 0);
+    em__jit_begin_function(c, "region", type, NULL);
+    LLVMSetLinkage(c->entry, LLVMPrivateLinkage);
+    c->data = LLVMGetParam(c->entry, 0);
+    c->plan = LLVMGetParam(c->entry, 1);
+    load_buffers(c);
+    bool ok = em__jit_emit_nodes(c);
+    if (ok)
+        LLVMBuildRet(c->b, LLVMConstInt(c->i32, 0, 0));
+    LLVMValueRef fn = c->entry;
+    free(c->node_ptr);
+    *c = outer;
+    LLVMPositionBuilderAtEnd(c->b, resume);
+    return ok ? fn : NULL;
+}
+
+/* A cond or while node: its regions' code, and a call of the control
+ * that runs them; then the buffers of its results (and of views of them)
+ * as the control set them. */
+static bool emit_region(em__jit_ctx *c, int i)
+{
+    const em__jit_control *ctl = c->s->controls[i];
+    LLVMValueRef code[2];
+    for (int r = 0; r < 2; r++)
+        if (!(code[r] = emit_region_function(c, ctl, r)))
+            return false;
+    LLVMTypeRef p = c->ptr;
+    LLVMTypeRef type =
+        LLVMFunctionType(c->i32, (LLVMTypeRef[]){p, p, p, p, p}, 5, 0);
+    LLVMValueRef address =
+        LLVMConstInt(c->i64, (unsigned long long)(uintptr_t)ctl, 0);
+    LLVMValueRef args[] = {LLVMConstIntToPtr(address, p), c->data, c->plan,
+                           code[0], code[1]};
+    exit_on_failure(c, em__jit_call(c, "em__jit_control_run",
+                                    (void (*)(void))em__jit_control_run, type,
+                                    args, 5));
+    const int *reloads;
+    int n = em__jit_control_reloads(ctl, &reloads);
+    for (int k = 0; k < n; k++)
+        load_buffer(c, reloads[k]);
+    return true;
 }
 
 void em__jit_begin_function(em__jit_ctx *c, const char *name, LLVMTypeRef type,
@@ -854,6 +939,13 @@ bool em__jit_emit_nodes(em__jit_ctx *c)
         case EM__ROLE_KERNEL:
             emit_kernel(c, i);
             break;
+        case EM__ROLE_REGION:
+            if (!emit_region(c, i)) {
+                if (!em_error_pending())
+                    em__error("jit: out of memory building '%s'", c->g->name);
+                return false;
+            }
+            break;
         default: /* sources, views, fused nodes: no code of their own */
             break;
         }
@@ -895,15 +987,6 @@ LLVMModuleRef em__jit_lower(LLVMContextRef llvm, const em__graph *g,
     em__jit_begin_function(&c, name, type, tm);
     c.data = LLVMGetParam(c.entry, 0);
     c.plan = LLVMGetParam(c.entry, 1);
-
-    /* Every buffer the code touches, loaded once. */
-    for (int i = 0; i < g->len; i++) {
-        if (s->role[i] == EM__ROLE_FUSED)
-            continue;
-        LLVMValueRef at = LLVMConstInt(c.i64, (uint64_t)i, 0);
-        LLVMValueRef slot =
-            LLVMBuildInBoundsGEP2(c.b, c.ptr, c.data, &at, 1, "");
-        c.node_ptr[i] = LLVMBuildLoad2(c.b, c.ptr, slot, "");
-    }
+    load_buffers(&c);
     return em__jit_end(&c, em__jit_emit_nodes(&c));
 }

@@ -11,6 +11,8 @@
  *    reads later cannot let it see a newer value.
  * Roots are visited from the last node back, so chains like
  * tanh(x * a + b) * sigmoid(x) collapse into one loop reading x once.
+ * A cond or while node is no loop, so nothing fuses into it; for the JIT
+ * its regions are scheduled as graphs of their own (jit/control.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,8 @@ static bool reduces_innermost(const em__node *node, const em__type *in)
 static em__jit_role base_role(const em__graph *g, int i)
 {
     const em__node *node = &g->nodes[i];
+    if (em__node_is_region(node))
+        return EM__ROLE_REGION;
     if (node->kind != EM__NODE_OP)
         return EM__ROLE_SOURCE;
     const em__jit_op *op = &em__jit_ops[node->op];
@@ -95,18 +99,19 @@ static bool is_assign(const em__graph *g, int i)
            em__jit_ops[node->op].lowering == EM__LOWER_ASSIGN;
 }
 
-bool em__jit_schedule_make(const em__graph *g, em__jit_schedule *s, char *why,
-                           size_t size)
+/* Roles and fusion; region nodes allowed or not. */
+static bool schedule_graph(const em__graph *g, em__jit_schedule *s,
+                           bool regions, char *why, size_t size)
 {
     *s = (em__jit_schedule){.len = g->len};
     if (size > 0)
         why[0] = '\0';
     for (int i = 0; i < g->len; i++) {
         const em__node *node = &g->nodes[i];
-        if (node->kind > EM__NODE_OP) {
+        if (node->kind > EM__NODE_OP && !regions) {
             snprintf(why, size,
                      "no lowering for control-flow regions (em_cond, "
-                     "em_while_loop) yet");
+                     "em_while_loop) outside the CPU JIT");
             return false;
         }
         if (node->kind == EM__NODE_OP &&
@@ -205,10 +210,32 @@ out_of_memory:
     return false;
 }
 
+bool em__jit_schedule_make(const em__graph *g, em__jit_schedule *s, char *why,
+                           size_t size)
+{
+    return schedule_graph(g, s, false, why, size);
+}
+
+bool em__jit_schedule_make_regions(const em__graph *g,
+                                   const bool *dynamic_inputs,
+                                   em__jit_schedule *s, char *why, size_t size)
+{
+    if (!schedule_graph(g, s, true, why, size))
+        return false;
+    if (em__jit_controls_make(g, s, dynamic_inputs, why, size))
+        return true;
+    em__jit_schedule_free(s);
+    return false;
+}
+
 void em__jit_schedule_free(em__jit_schedule *s)
 {
+    for (int i = 0; s->controls && i < s->len; i++)
+        em__jit_control_free(s->controls[i]);
+    free(s->controls);
     free(s->role);
     free(s->run_at);
+    s->controls = NULL;
     s->role = NULL;
     s->run_at = NULL;
 }

@@ -1,6 +1,6 @@
 /* The native tier of traced functions (jit/), beyond the op-by-op
  * equivalence of test_trace_ops.c: which tier a call runs in and why,
- * compile statistics, control flow left to the executor, kernels failing
+ * compile statistics, control flow compiled too, kernels failing
  * inside native code, outputs computed in place, tapes, signatures, and
  * the process-wide settings. Training and variables: test_jit_training.c;
  * memory, threads, fork and large loops: test_jit_threads.c; random
@@ -354,7 +354,7 @@ START_TEST(each_signature_gets_its_own_native_code)
 }
 END_TEST
 
-/* ---- control flow stays in the executor -----------------------------------*/
+/* ---- control flow is compiled too (test_jit_control.c has the rest) -------*/
 
 static int square_branch(int n, em_tensor *const *in, int max, em_tensor **out,
                          void *user)
@@ -394,7 +394,7 @@ static void capture_log(em_log_level level, const char *message, void *user)
     snprintf(c->text + used, sizeof c->text - used, "%s\n", message);
 }
 
-START_TEST(a_cond_keeps_its_function_in_the_executor_with_a_reason)
+START_TEST(a_cond_compiles_its_function_and_the_log_says_so)
 {
     em_scope_begin();
     log_capture log = {{0}};
@@ -415,15 +415,15 @@ START_TEST(a_cond_keeps_its_function_in_the_executor_with_a_reason)
         }
         assert_values(got, want, 4, 0, 0);
         em_concrete *k = em_function_concrete(f, 1, &x);
-        ck_assert_int_eq(em_concrete_wait_compiled(k), EM_TIER_EXECUTOR);
+        ck_assert_int_eq(em_concrete_wait_compiled(k), EM_TIER_NATIVE);
         em_compile_stats s = em_concrete_compile_stats(k);
-        ck_assert_int_eq(s.tier, EM_TIER_EXECUTOR);
-        ck_assert_msg(strstr(s.reason, "em_cond"), "reason: %s", s.reason);
+        ck_assert_int_eq(s.tier, EM_TIER_NATIVE);
+        ck_assert_str_eq(s.reason, "");
     }
     em_log_set_handler(NULL, NULL);
     em_log_set_level(level);
-    ck_assert_msg(strstr(log.text, "piecewise") && strstr(log.text, "control"),
-                  "log: %s", log.text);
+    ck_assert_msg(strstr(log.text, "'piecewise' compiled"), "log: %s",
+                  log.text);
     em_function_free(f);
     em_scope_end();
 }
@@ -453,7 +453,7 @@ static int doubling_loop(int n, em_tensor *const *in, int max, em_tensor **out,
     return 1;
 }
 
-START_TEST(a_while_loop_keeps_its_function_in_the_executor_and_is_right)
+START_TEST(a_while_loop_compiles_its_function_and_is_right)
 {
     em_scope_begin();
     em_trace_options o = jit_options("doubling", EM_JIT_SYNC);
@@ -469,9 +469,8 @@ START_TEST(a_while_loop_keeps_its_function_in_the_executor_and_is_right)
         assert_values(got, ((double[]){sqrt(a), sqrt(b)}), 2, 0, 1e-15);
         em_compile_stats s =
             em_concrete_compile_stats(em_function_concrete(f, 1, &x));
-        ck_assert_int_eq(s.tier, EM_TIER_EXECUTOR);
-        ck_assert_msg(strstr(s.reason, "em_while_loop"), "reason: %s",
-                      s.reason);
+        ck_assert_int_eq(s.tier, EM_TIER_NATIVE);
+        ck_assert_str_eq(s.reason, "");
     }
     em_function_free(f);
     em_scope_end();
@@ -777,9 +776,8 @@ int main(int argc, char **argv)
                    a_native_function_under_an_eager_tape_gives_eager_gradients);
 
     tc = test_case(suite, "control flow");
-    tcase_add_test(tc, a_cond_keeps_its_function_in_the_executor_with_a_reason);
-    tcase_add_test(
-        tc, a_while_loop_keeps_its_function_in_the_executor_and_is_right);
+    tcase_add_test(tc, a_cond_compiles_its_function_and_the_log_says_so);
+    tcase_add_test(tc, a_while_loop_compiles_its_function_and_is_right);
 
     tc = test_case(suite, "errors");
     tcase_add_test(tc,
