@@ -8,6 +8,7 @@
 #define EMBER_BENCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <ember.h>
@@ -51,6 +52,8 @@ typedef struct options {
     /* Tiny sizes and short loops: every path runs, nothing is worth
      * timing (the smoke test). */
     bool smoke;
+    /* --device: EM_CPU, or the GPU mlp-step runs on (bench_mlp_cuda). */
+    em_device device;
 } options;
 
 /* One row of the report. Traced rows also say where their calls ran. */
@@ -137,5 +140,11 @@ void bench_logreg(const options *o);
 void bench_mlp(const options *o);
 void bench_chain(const options *o);
 void bench_epoch(const options *o);
+/* mlp-step on o->device (a GPU): skipped with a note when there is none. */
+void bench_mlp_cuda(const options *o);
+/* True when bench_mlp_cuda can run; else false with why. */
+bool bench_cuda_ready(const options *o, char *why, size_t size);
+/* The GPU's name, for the report. */
+void bench_gpu_name(char *buf, size_t size);
 
 #endif

@@ -3,14 +3,16 @@
  *
  *   ember-bench [add|mlp-step|logreg-step|call|chain|epoch ...]
  *               [--modes eager,graph,jit,reference] [--batch N[,N..]]
- *               [--repeats N] [--json] [--smoke]
+ *               [--repeats N] [--json] [--smoke] [--device cpu|cuda]
  *
- * With no workload it runs them all. Each case is warmed up and calibrated
- * (the iteration count doubles until a loop takes 20 ms, then is scaled so
- * that one loop takes about 100 ms); then `repeats` loops are timed with
- * CLOCK_MONOTONIC, the cases of a workload taking turns, and the
- * per-iteration median, min and max over them are reported, with each
- * row's ratio to its baseline and the targets met or missed.
+ * With no workload it runs them all; with --device cuda it runs mlp-step
+ * on the GPU (bench_mlp_cuda.c), the only workload there. Each case is
+ * warmed up and calibrated (the iteration count doubles until a loop takes
+ * 20 ms, then is scaled so that one loop takes about 100 ms); then
+ * `repeats` loops are timed with CLOCK_MONOTONIC, the cases of a workload
+ * taking turns, and the per-iteration median, min and max over them are
+ * reported, with each row's ratio to its baseline and the targets met or
+ * missed.
  * benchmarks/README.md defines each workload and the method.
  */
 #include <stdio.h>
@@ -46,7 +48,8 @@ static const result *baseline(const result *r)
 {
     const char *w = r->workload;
     const result *base;
-    if (strcmp(w, "mlp-step") == 0 || strcmp(w, "chain") == 0) {
+    if (strcmp(w, "mlp-step") == 0 || strcmp(w, "mlp-step-cuda") == 0 ||
+        strcmp(w, "chain") == 0) {
         base = find(w, "reference", r->case_name);
     } else if (strcmp(w, "epoch") == 0) {
         base = find(w, "eager", "per step");
@@ -130,6 +133,18 @@ static int collect_targets(target *t)
         t[n++] = (target){"graph logreg-step batch 1 >= 3x faster than eager",
                           v, "x", v >= 3};
     }
+    if ((r = find("mlp-step-cuda", "jit", "batch 4096")) &&
+        (s = find("mlp-step-cuda", "reference", "batch 4096"))) {
+        double v = r->median / s->median;
+        t[n++] = (target){"jit cuda mlp-step batch 4096 <= 1.1x reference", v,
+                          "x", v <= 1.1};
+    }
+    if ((r = find("mlp-step-cuda", "jit", "batch 128")) &&
+        (s = find("mlp-step-cuda", "eager", "batch 128"))) {
+        double v = s->median / r->median;
+        t[n++] = (target){"jit cuda mlp-step batch 128 >= 3x faster than eager",
+                          v, "x", v >= 3};
+    }
     return n;
 }
 
@@ -160,13 +175,22 @@ static void print_json(void)
 static void print_table(const options *o)
 {
     printf("\nember %s, OpenBLAS on %d thread(s), %d repeats; time per "
-           "iteration\n\n",
+           "iteration\n",
            EMBER_VERSION, ref_blas_threads(), o->repeats);
-    printf("%-11s %-14s %-14s %10s %10s %10s %-4s  %s\n", "workload", "mode",
+    char why[160];
+    if (o->device != EM_CPU && bench_cuda_ready(o, why, sizeof why)) {
+        char gpu[128], name[32];
+        bench_gpu_name(gpu, sizeof gpu);
+        printf("mlp-step-cuda: %s on %s, layers %s, float32 products in "
+               "TF32\n",
+               em_device_name(o->device, name, sizeof name), gpu,
+               o->smoke ? "64-64-32-10" : "4096-4096-4096-10");
+    }
+    printf("\n%-13s %-14s %-14s %10s %10s %10s %-4s  %s\n", "workload", "mode",
            "case", "median", "min", "max", "unit", "ratio");
     for (int i = 0; i < bench_nresults; i++) {
         const result *r = &bench_results[i];
-        printf("%-11s %-14s %-14s %10.2f %10.2f %10.2f %-4s", r->workload,
+        printf("%-13s %-14s %-14s %10.2f %10.2f %10.2f %-4s", r->workload,
                r->mode, r->case_name, r->median, r->min, r->max, r->unit);
         const result *base = baseline(r);
         if (base)
@@ -198,6 +222,7 @@ static void usage(FILE *out)
             "                   [--modes eager,graph,jit,reference]\n"
             "                   [--batch N[,N...]] [--repeats N] [--json] "
             "[--smoke]\n"
+            "                   [--device cpu|cuda]\n"
             "\n"
             "  add          c = a + b on float32 [1] and [64,64], without "
             "and with a tape\n"
@@ -218,7 +243,12 @@ static void usage(FILE *out)
             "  --repeats  timed loops per case; default 7\n"
             "  --json     one JSON object per result, then one per target\n"
             "  --smoke    tiny sizes and short loops, to check that "
-            "everything runs\n");
+            "everything runs\n"
+            "  --device   cuda (or cuda:N) runs mlp-step on the GPU: a "
+            "4096-4096-4096-10\n"
+            "             MLP at batch 128 and 4096, modes eager, jit and "
+            "reference (cuBLAS);\n"
+            "             skipped with a note without a GPU. Default cpu\n");
 }
 
 static bool parse_modes(options *o, const char *text)
@@ -280,6 +310,9 @@ static void parse_args(int argc, char **argv, options *o)
             ok = parse_modes(o, value), i++;
         } else if (strcmp(a, "--batch") == 0 && value) {
             ok = batches_given = parse_batches(o, value), i++;
+        } else if (strcmp(a, "--device") == 0 && value) {
+            ok = em_device_parse(value, &o->device) == 0, i++;
+            em_error_clear();
         } else if (strcmp(a, "--repeats") == 0 && value) {
             o->repeats = atoi(value), i++;
             ok = o->repeats >= 1 && o->repeats <= BENCH_MAX_REPEATS;
@@ -290,6 +323,20 @@ static void parse_args(int argc, char **argv, options *o)
             fprintf(stderr, "ember-bench: bad argument '%s'\n\n", a);
             usage(stderr);
             exit(2);
+        }
+    }
+    if (o->device != EM_CPU) {
+        for (int w = 0; w < WORK_COUNT; w++)
+            if (o->run[w] && w != WORK_MLP) {
+                fprintf(stderr, "ember-bench: --device cuda runs mlp-step "
+                                "only\n\n");
+                usage(stderr);
+                exit(2);
+            }
+        o->run[WORK_MLP] = any_workload = true;
+        if (!batches_given) {
+            o->batches[0] = 128, o->batches[1] = 4096;
+            o->nbatches = 2;
         }
     }
     if (!any_workload)
@@ -303,7 +350,8 @@ int main(int argc, char **argv)
 {
     options o;
     parse_args(argc, argv, &o);
-    if (o.modes[MODE_JIT] && !em_jit_available()) {
+    /* On a GPU the traced step runs without LLVM too (no fused kernels). */
+    if (o.modes[MODE_JIT] && !em_jit_available() && o.device == EM_CPU) {
         fprintf(stderr, "ember-bench: no jit rows: this build or EMBER_JIT=0 "
                         "leaves native code off\n");
         o.modes[MODE_JIT] = false;
@@ -312,6 +360,10 @@ int main(int argc, char **argv)
     static void (*const run[WORK_COUNT])(const options *) = {
         bench_add,  bench_mlp,   bench_logreg,
         bench_call, bench_chain, bench_epoch};
+    if (o.device != EM_CPU) {
+        bench_mlp_cuda(&o);
+        memset(o.run, 0, sizeof o.run);
+    }
     for (int w = 0; w < WORK_COUNT; w++)
         if (o.run[w])
             run[w](&o);

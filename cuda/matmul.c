@@ -41,8 +41,13 @@ bool em__cuda_gemm(em_device device, em_dtype dtype, bool ta, bool tb,
     if (k == 0) {
         /* An empty sum: zeros (cuBLAS leaves C alone when k is 0). */
         size_t bytes = (size_t)(batch * m * n) * em_dtype_size(dtype);
-        return cudaMemsetAsync(c, 0, bytes, em__cuda_stream(device)) ==
-               cudaSuccess;
+        cudaError_t e = cudaMemsetAsync(c, 0, bytes, em__cuda_stream(device));
+        if (e == cudaSuccess)
+            return true;
+        cudaGetLastError();
+        snprintf(msg, size, "clearing an empty product failed on the GPU: %s",
+                 cudaGetErrorString(e));
+        return false;
     }
     if (batch == 1)
         st =

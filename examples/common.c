@@ -194,13 +194,18 @@ int ex_fashion_mnist_load(const char *dir, ex_fashion_mnist *data)
         }
     }
 
-    /* The raw uint8 tensors and the conversion's temporaries die with this
-     * scope; the four results move to the caller. */
+    /* The data set lives on the host, whatever the default device (the
+     * batch iterator reads it there). The raw uint8 tensors and the
+     * conversion's temporaries die with this scope; the four results move
+     * to the caller. */
+    em_device device = em_get_default_device();
+    em_set_default_device(EM_CPU);
     em_scope_begin();
     em_tensor *train_images = images_to_float(em_idx_load(paths[0]));
     em_tensor *train_labels = em_cast(em_idx_load(paths[1]), EM_INT64);
     em_tensor *test_images = images_to_float(em_idx_load(paths[2]));
     em_tensor *test_labels = em_cast(em_idx_load(paths[3]), EM_INT64);
+    em_set_default_device(device);
     const char *err = em_error_last();
     if (err) {
         fprintf(stderr, "error: loading Fashion-MNIST: %s\n", err);

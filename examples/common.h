@@ -53,10 +53,11 @@ typedef struct ex_fashion_mnist {
 /* "T-shirt/top", "Trouser", ... indexed by class id. */
 extern const char *const ex_fashion_mnist_classes[10];
 
-/* Loads the four IDX files (gzip-compressed or not) from dir. The tensors
- * belong to the caller (or to the scope open at the call): release them
- * with ex_fashion_mnist_free. On failure prints the problem and how to get
- * the data to stderr and returns -1 with every field NULL. */
+/* Loads the four IDX files (gzip-compressed or not) from dir into host
+ * tensors, whatever the default device. The tensors belong to the caller
+ * (or to the scope open at the call): release them with
+ * ex_fashion_mnist_free. On failure prints the problem and how to get the
+ * data to stderr and returns -1 with every field NULL. */
 int ex_fashion_mnist_load(const char *dir, ex_fashion_mnist *data);
 void ex_fashion_mnist_free(ex_fashion_mnist *data);
 

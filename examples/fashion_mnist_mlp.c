@@ -44,12 +44,18 @@
  * them back and training goes on from the next epoch (see "Checkpoints"
  * below train_epoch).
  *
+ * With --device cuda, the model, the optimiser's state and each batch
+ * live on the GPU (cuda:0): em_set_default_device makes every tensor
+ * created afterwards a GPU tensor, and run_step moves each batch there.
+ * The data set itself stays on the host. Ops then run on the GPU, and a
+ * traced step runs as fused GPU kernels and cuBLAS calls.
+ *
  * Run:  fashion_mnist_mlp [--epochs N] [--batch B] [--lr X]
  *                         [--optimizer sgd|momentum|adam]
  *                         [--schedule constant|cosine] [--seed S]
  *                         [--mode eager|traced] [--epoch-in-graph]
- *                         [--data DIR] [--json] [--save PATH]
- *                         [--resume PATH]
+ *                         [--device cpu|cuda] [--data DIR] [--json]
+ *                         [--save PATH] [--resume PATH]
  */
 #include <inttypes.h>
 #include <math.h>
@@ -204,10 +210,15 @@ static void step_fns_free(step_fns *s)
 }
 
 /* Runs a step: the traced function when there is one, else the body
- * itself, eagerly. Either way the outputs belong to the open scope. */
+ * itself, eagerly. Either way the outputs belong to the open scope. The
+ * batch iterator yields host tensors: they move to the model's device
+ * first (on the host em_tensor_to returns a view, nothing is copied). */
 static int run_step(em_function *f, em_traced_body body, void *user,
-                    em_tensor *const *in, int n_out, em_tensor **out)
+                    em_tensor *const *batch, int n_out, em_tensor **out)
 {
+    em_device device = em_get_default_device();
+    em_tensor *in[2] = {em_tensor_to(batch[0], device),
+                        em_tensor_to(batch[1], device)};
     if (f)
         return em_function_call(f, 2, in, n_out, out);
     return body(2, in, n_out, out, user);
@@ -382,7 +393,9 @@ static epoch_stats train_epoch_in_graph(step_fns *s, ex_fashion_mnist *data,
     int64_t n = em_tensor_dim(data->train_images, 0);
     double start = ex_seconds();
     em_scope_begin();
-    em_tensor *in[3] = {data->train_images, data->train_labels,
+    em_device device = em_get_default_device();
+    em_tensor *in[3] = {em_tensor_to(data->train_images, device),
+                        em_tensor_to(data->train_labels, device),
                         epoch_order(seed, epoch, n)};
     em_tensor *out[2] = {NULL, NULL};
     double loss = NAN, accuracy = NAN;
@@ -462,6 +475,7 @@ int main(int argc, char **argv)
     const char *data_dir = EX_FASHION_MNIST_DIR;
     bool json = false;
     const char *mode = "eager";
+    const char *device_name = "cpu";
     const char *save_path = NULL, *resume_path = NULL;
     bool epoch_in_graph = false;
 
@@ -484,6 +498,8 @@ int main(int argc, char **argv)
         {"epoch-in-graph", EX_OPTION_FLAG, &epoch_in_graph,
          "train each epoch with one traced call, its steps run by an "
          "em_while_loop inside the graph (implies --mode traced)"},
+        {"device", EX_OPTION_STRING, &device_name,
+         "where the model and each batch live: cpu, or cuda (GPU 0)"},
         {"data", EX_OPTION_STRING, &data_dir,
          "folder holding the Fashion-MNIST IDX files"},
         {"json", EX_OPTION_FLAG, &json,
@@ -522,6 +538,22 @@ int main(int argc, char **argv)
     }
     if (epochs < 1 || batch < 1) {
         fprintf(stderr, "error: --epochs and --batch must be positive\n");
+        return 2;
+    }
+    em_device device;
+    if (em_device_parse(device_name, &device) != 0) {
+        fprintf(stderr, "error: --device: %s\n", em_error_last());
+        return 2;
+    }
+    /* From here on every tensor ember creates lives on this device. */
+    if (em_set_default_device(device) != 0) {
+        fprintf(stderr, "error: --device %s: %s\n", device_name,
+                em_error_last());
+        return 1;
+    }
+    if (device != EM_CPU && (save_path || resume_path)) {
+        fprintf(stderr, "error: --save and --resume need --device cpu "
+                        "(checkpoints read the variables on the host)\n");
         return 2;
     }
 
@@ -592,8 +624,8 @@ int main(int argc, char **argv)
                " test images\n",
                n_train, em_tensor_dim(data.test_images, 0));
         printf("model 784-256-128-10 (ReLU), %s lr %g (%s), batch %d, "
-               "%d epochs, %s\n\n",
-               optimizer_name, lr, schedule, batch, epochs, mode);
+               "%d epochs, %s on %s\n\n",
+               optimizer_name, lr, schedule, batch, epochs, mode, device_name);
         printf("%5s %9s %9s %9s %8s %10s\n", "epoch", "loss", "train acc",
                "test acc", "seconds", "examples/s");
     }

@@ -22,6 +22,7 @@
 #include <llvm-c/Transforms/PassBuilder.h>
 
 #include "jit_internal.h"
+#include "ptx.h"
 
 /* Weak, so that an LLVM built without NVPTX still links: then they are
  * NULL and em__jit_ptx says so. */
@@ -81,39 +82,41 @@ typedef struct notes {
 
 static void note(notes *n, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Room for `need` more characters and the NUL; false when out of memory. */
+static bool reserve(notes *n, size_t need)
+{
+    if (n->len + need + 1 <= n->cap)
+        return true;
+    size_t cap = 2 * (n->len + need + 1);
+    char *text = realloc(n->text, cap);
+    if (!text) {
+        n->failed = true;
+        return false;
+    }
+    n->text = text;
+    n->cap = cap;
+    return true;
+}
+
 static void note(notes *n, const char *fmt, ...)
 {
-    va_list args;
+    va_list args, again;
     va_start(args, fmt);
+    va_copy(again, args);
     int need = vsnprintf(NULL, 0, fmt, args);
     va_end(args);
-    if (n->failed || need < 0)
-        return;
-    if (n->len + (size_t)need + 1 > n->cap) {
-        size_t cap = 2 * (n->len + (size_t)need + 1);
-        char *text = realloc(n->text, cap);
-        if (!text) {
-            n->failed = true;
-            return;
-        }
-        n->text = text;
-        n->cap = cap;
+    if (!n->failed && need >= 0 && reserve(n, (size_t)need)) {
+        vsnprintf(n->text + n->len, n->cap - n->len, fmt, again);
+        n->len += (size_t)need;
     }
-    va_start(args, fmt);
-    vsnprintf(n->text + n->len, n->cap - n->len, fmt, args);
-    va_end(args);
-    n->len += (size_t)need;
+    va_end(again);
 }
 
 /* ---- one kernel -----------------------------------------------------------*/
 
 /* The nodes one kernel computes (in node order, the root last) and the
  * values it reads from memory (each once). */
-typedef struct kernel_group {
-    int root;
-    int n_members, *members;
-    int n_leaves, *leaves;
-} kernel_group;
+typedef em__ptx_kernel kernel_group;
 
 static bool in_group(const em__jit_schedule *s, int root, int node)
 {
@@ -301,9 +304,9 @@ static bool emit_kernel(em__jit_ctx *c, const kernel_group *gr,
 /* ---- the module -----------------------------------------------------------*/
 
 /* Kernels for every elementwise loop group of g into c->module, with a
- * PTX comment per kernel naming the node it computes. -1 when out of
- * memory. */
-static int emit_kernels(em__jit_ctx *c, notes *comments)
+ * PTX comment per kernel naming the node it computes; kernel k's group
+ * goes to kernels[k] (room for one per node). -1 when out of memory. */
+static int emit_kernels(em__jit_ctx *c, notes *comments, kernel_group *kernels)
 {
     const em__graph *g = c->g;
     LLVMValueRef *values = calloc((size_t)g->len + 1, sizeof *values);
@@ -318,6 +321,8 @@ static int emit_kernels(em__jit_ctx *c, notes *comments)
         kernel_group gr;
         if (!group_make(g, c->s, root, &gr)) {
             group_free(&gr);
+            for (int k = 0; k < made; k++)
+                group_free(&kernels[k]);
             free(values);
             return -1;
         }
@@ -327,14 +332,14 @@ static int emit_kernels(em__jit_ctx *c, notes *comments)
             note(comments, "// %s: node %d (%s, %s), %d leaves\n", name, root,
                  em__op_table[rn->op].name,
                  em__type_format(&rn->type, shape, sizeof shape), gr.n_leaves);
-            made++;
+            kernels[made++] = gr;
         } else {
             note(comments,
                  "// node %d (%s): no kernel, it calls the C "
                  "library\n",
                  root, em__op_table[rn->op].name);
+            group_free(&gr);
         }
-        group_free(&gr);
     }
     free(values);
     /* Declarations left by the element code of groups without a kernel. */
@@ -400,9 +405,19 @@ static void dump_ptx(const char *name, const char *text)
     fclose(out);
 }
 
-char *em__jit_ptx(const em__graph *g, int *n_kernels)
+void em__ptx_module_free(em__ptx_module *m)
 {
-    *n_kernels = 0;
+    if (!m)
+        return;
+    for (int k = 0; k < m->n_kernels; k++)
+        group_free(&m->kernels[k]);
+    free(m->kernels);
+    free(m->text);
+    free(m);
+}
+
+em__ptx_module *em__jit_ptx_module(const em__graph *g)
+{
     char why[200];
     em__jit_schedule s;
     if (!em__jit_schedule_make(g, &s, why, sizeof why)) {
@@ -410,19 +425,25 @@ char *em__jit_ptx(const em__graph *g, int *n_kernels)
             em__error("ptx: cannot generate '%s': %s", g->name, why);
         return NULL;
     }
-    LLVMTargetMachineRef tm = target_machine();
+    em__ptx_module *m = calloc(1, sizeof *m);
+    kernel_group *kernels = calloc((size_t)g->len + 1, sizeof *kernels);
+    LLVMTargetMachineRef tm = m && kernels ? target_machine() : NULL;
     if (!tm) {
+        if (!m || !kernels)
+            em__error("ptx: out of memory building '%s'", g->name);
+        free(m);
+        free(kernels);
         em__jit_schedule_free(&s);
         return NULL;
     }
     LLVMContextRef llvm = LLVMContextCreate();
     em__jit_ctx c;
-    char *text = NULL;
     notes comments = {0};
+    int made = -1;
     if (em__jit_begin(&c, llvm, g, &s, g->name, tm)) {
         c.exported = true; /* the C library by name, never by address */
         note(&comments, "// ember: fused kernels of '%s'\n", g->name);
-        int made = emit_kernels(&c, &comments);
+        made = emit_kernels(&c, &comments, kernels);
         LLVMDisposeBuilder(c.b);
         LLVMDisposeMessage(c.cpu);
         LLVMDisposeMessage(c.features);
@@ -430,16 +451,33 @@ char *em__jit_ptx(const em__graph *g, int *n_kernels)
         if (made < 0 || comments.failed)
             em__error("ptx: out of memory building '%s'", g->name);
         else
-            text = emit_ptx(tm, c.module, g->name, &comments);
-        if (text)
-            *n_kernels = made;
+            m->text = emit_ptx(tm, c.module, g->name, &comments);
         LLVMDisposeModule(c.module);
     }
-    if (text)
-        dump_ptx(g->name, text);
+    m->kernels = kernels;
+    m->n_kernels = made > 0 ? made : 0;
+    if (m->text)
+        dump_ptx(g->name, m->text);
     free(comments.text);
     LLVMContextDispose(llvm);
     LLVMDisposeTargetMachine(tm);
     em__jit_schedule_free(&s);
+    if (!m->text) {
+        em__ptx_module_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+char *em__jit_ptx(const em__graph *g, int *n_kernels)
+{
+    *n_kernels = 0;
+    em__ptx_module *m = em__jit_ptx_module(g);
+    if (!m)
+        return NULL;
+    char *text = m->text;
+    *n_kernels = m->n_kernels;
+    m->text = NULL;
+    em__ptx_module_free(m);
     return text;
 }

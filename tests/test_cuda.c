@@ -5,6 +5,14 @@
  * libm within 2 ulp), sums and matrix products 1e-4 relative (another
  * summation order), integer and data-movement ops exact.
  *
+ * Traced functions called with GPU tensors run in the CUDA tier (fused
+ * PTX kernels, cuBLAS, CUDA graph replay from the second call): they are
+ * compared with the same function called with host tensors, over several
+ * calls with new values each (the first queues its work, the second
+ * captures a graph, later ones replay it). Tolerances: 1e-5 relative for
+ * fused float32 maths (the same element code as the CPU JIT), 1e-4 for
+ * training steps (products and sums in another order).
+ *
  * Needs a GPU: exits 77 (skipped) without one, unless EMBER_REQUIRE_GPU=1
  * (scripts/gpu-check.sh), which turns a missing GPU into a failure.
  */
@@ -341,6 +349,271 @@ START_TEST(traced_function_on_gpu_inputs_matches_the_cpu)
 }
 END_TEST
 
+/* ---- traced functions on the GPU (the CUDA tier) -------------------------*/
+
+/* Calls f with in (n of them, host tensors) and with their GPU copies;
+ * every output must agree within rtol. Returns the GPU call's concrete. */
+static em_concrete *assert_traced_same(em_function *f, int n,
+                                       em_tensor *const *in, int n_out,
+                                       double rtol, const char *what)
+{
+    em_tensor *on_gpu[4], *cpu_out[4] = {NULL}, *gpu_out[4] = {NULL};
+    for (int i = 0; i < n; i++)
+        on_gpu[i] =
+            em_tensor_device(in[i]) == EM_CPU && em_tensor_size(in[i]) > 1
+                ? gpu(in[i])
+                : in[i];
+    ck_assert_msg(em_function_call(f, n, in, n_out, cpu_out) == n_out,
+                  "%s on the host: %s", what, em_error_last());
+    ck_assert_msg(em_function_call(f, n, on_gpu, n_out, gpu_out) == n_out,
+                  "%s on the GPU: %s", what, em_error_last());
+    for (int k = 0; k < n_out; k++)
+        assert_same(cpu_out[k], gpu_out[k], rtol, what);
+    return em_function_concrete(f, n, on_gpu);
+}
+
+START_TEST(a_traced_elementwise_chain_runs_fused_on_the_gpu_like_the_cpu)
+{
+    em_trace_options o = {.name = "chain_on_gpu", .jit = EM_JIT_SYNC};
+    em_function *f = em_trace_fn(body, NULL, &o);
+    em_concrete *k = NULL;
+    for (int call = 0; call < 4; call++) {
+        em_scope_begin();
+        em_tensor *in[2] = {
+            test_random(20 + call, EM_FLOAT32, 2, (int64_t[]){64, 33}, -2, 2),
+            test_random(40 + call, EM_FLOAT32, 1, (int64_t[]){33}, -2, 2)};
+        k = assert_traced_same(f, 2, in, 1, 1e-5, "fused chain");
+        em_scope_end();
+    }
+    em_compile_stats st = em_concrete_compile_stats(k);
+    ck_assert_int_eq(st.tier, EM_TIER_NATIVE);
+    /* One kernel for the five ops, when this build generates PTX. */
+    if (em_jit_available())
+        ck_assert_int_eq(st.fused_loops, 1);
+    /* One concrete function per device. */
+    ck_assert_int_eq(em_function_get_stats(f).concrete_functions, 2);
+    em_function_free(f);
+}
+END_TEST
+
+/* out[0] = reshape(x * x), out[1] = x itself, out[2] = sum(x * x) */
+static int views_and_inputs(int n, em_tensor *const *in, int max,
+                            em_tensor **out, void *user)
+{
+    (void)n, (void)max, (void)user;
+    out[0] = em_reshape(em_mul(in[0], in[0]), 1, (int64_t[]){-1});
+    out[1] = in[0];
+    out[2] = em_sum(em_square(in[0]), 0, NULL, false);
+    return 3;
+}
+
+START_TEST(traced_outputs_that_are_views_inputs_and_sums_match_the_cpu)
+{
+    em_trace_options o = {.name = "views_on_gpu", .jit = EM_JIT_SYNC};
+    em_function *f = em_trace_fn(views_and_inputs, NULL, &o);
+    for (int call = 0; call < 3; call++) {
+        em_scope_begin();
+        em_tensor *in[1] = {
+            test_random(60 + call, EM_FLOAT32, 2, (int64_t[]){7, 9}, -1, 1)};
+        assert_traced_same(f, 1, in, 3, 1e-4, "views, inputs and sums");
+        em_scope_end();
+    }
+    em_function_free(f);
+}
+END_TEST
+
+/* x * s + s, with s a one-element host tensor */
+static int scaled(int n, em_tensor *const *in, int max, em_tensor **out,
+                  void *user)
+{
+    (void)n, (void)max, (void)user;
+    out[0] = em_add(em_mul(in[0], in[1]), in[1]);
+    return 1;
+}
+
+START_TEST(a_host_scalar_input_is_copied_to_the_gpu_at_each_call)
+{
+    em_trace_options o = {.name = "scaled_on_gpu", .jit = EM_JIT_SYNC};
+    em_function *f = em_trace_fn(scaled, NULL, &o);
+    for (int call = 0; call < 4; call++) {
+        em_scope_begin();
+        em_tensor *in[2] = {
+            test_random(70 + call, EM_FLOAT32, 1, (int64_t[]){100}, -1, 1),
+            em_scalar_f32(0.5f + (float)call)};
+        assert_traced_same(f, 2, in, 1, 1e-6, "host scalar");
+        em_scope_end();
+    }
+    em_function_free(f);
+}
+END_TEST
+
+/* A two-layer network's training step: in[0] x [32, 20], in[1] labels
+ * [32] -> out[0] the loss; the weights and the optimiser from user. */
+typedef struct net {
+    em_tensor *params[4];
+    em_optimizer *opt;
+} net;
+
+static int net_step(int n, em_tensor *const *in, int max, em_tensor **out,
+                    void *user)
+{
+    (void)n, (void)max;
+    net *m = user;
+    em_tensor *const *p = m->params;
+    em_tape *tape = em_tape_begin(false);
+    em_tensor *h = em_relu(em_add(em_matmul(in[0], p[0], false, false), p[1]));
+    em_tensor *logits = em_add(em_matmul(h, p[2], false, false), p[3]);
+    em_tensor *loss = em_softmax_cross_entropy(logits, in[1]);
+    em_tensor *grads[4] = {NULL};
+    int rc = em_tape_gradient(tape, loss, 4, m->params, grads);
+    em_tape_free(tape);
+    if (rc != 0 || em_optimizer_apply(m->opt, 4, grads, m->params) != 0)
+        return -1;
+    out[0] = loss;
+    return 1;
+}
+
+/* Five traced steps on device with opt, from fixed weights and batches:
+ * the losses, and the weights after them (the caller frees them). */
+static void train_traced(em_device device, em_optimizer *opt, double losses[5],
+                         em_tensor *weights[4])
+{
+    static const int64_t shapes[4][2] = {{20, 16}, {16, 0}, {16, 5}, {5, 0}};
+    net m = {.opt = opt};
+    for (int i = 0; i < 4; i++) {
+        em_scope_begin();
+        em_tensor *t = test_random(80 + i, EM_FLOAT32, i % 2 ? 1 : 2, shapes[i],
+                                   -0.3, 0.3);
+        m.params[i] = em_variable_new("p", em_tensor_to(t, device), true);
+        em_scope_end();
+    }
+    em_trace_options o = {.name = "train_step", .jit = EM_JIT_SYNC};
+    em_function *f = em_trace_fn(net_step, &m, &o);
+    for (int step = 0; step < 5; step++) {
+        em_scope_begin();
+        int64_t labels[32];
+        for (int r = 0; r < 32; r++)
+            labels[r] = (r * 7 + step) % 5;
+        em_tensor *x =
+            test_random(90 + step, EM_FLOAT32, 2, (int64_t[]){32, 20}, -1, 1);
+        em_tensor *in[2] = {
+            em_tensor_to(x, device),
+            em_tensor_to(test_i64(1, (int64_t[]){32}, labels), device)};
+        em_tensor *loss = NULL;
+        ck_assert_msg(em_function_call(f, 2, in, 1, &loss) == 1,
+                      "step %d on %s: %s", step,
+                      device == EM_CPU ? "cpu" : "gpu", em_error_last());
+        losses[step] = em_tensor_item(loss);
+        em_scope_end();
+    }
+    if (device != EM_CPU) {
+        em_compile_stats st = em_concrete_compile_stats(em_function_concrete(
+            f, 2,
+            (em_tensor *[]){gpu(em_zeros(EM_FLOAT32, 2, (int64_t[]){32, 20})),
+                            gpu(em_zeros(EM_INT64, 1, (int64_t[]){32}))}));
+        ck_assert_int_eq(st.tier, EM_TIER_NATIVE);
+    }
+    for (int i = 0; i < 4; i++)
+        weights[i] = m.params[i];
+    em_function_free(f);
+}
+
+START_TEST(a_traced_training_step_on_the_gpu_matches_the_cpu)
+{
+    /* SGD: its step count is a host variable no GPU op reads, so the step
+     * is replayed as a CUDA graph. Adam: its bias corrections come from
+     * that host count at each call, so each call queues its work. */
+    for (int kind = 0; kind < 2; kind++) {
+        double cpu_loss[5], gpu_loss[5];
+        em_tensor *cpu_w[4], *gpu_w[4];
+        em_optimizer *opts[2];
+        for (int d = 0; d < 2; d++)
+            opts[d] = kind ? em_optimizer_adam(1e-2, 0.9, 0.999, 1e-8)
+                           : em_optimizer_sgd(0.1, 0.9, false);
+        train_traced(EM_CPU, opts[0], cpu_loss, cpu_w);
+        train_traced(GPU, opts[1], gpu_loss, gpu_w);
+        for (int step = 0; step < 5; step++)
+            ck_assert_msg(fabs(cpu_loss[step] - gpu_loss[step]) <=
+                              1e-4 * fmax(1, fabs(cpu_loss[step])),
+                          "%s step %d: loss cpu %.9g, gpu %.9g",
+                          kind ? "adam" : "sgd", step, cpu_loss[step],
+                          gpu_loss[step]);
+        for (int i = 0; i < 4; i++) {
+            assert_same(cpu_w[i], gpu_w[i], 1e-4, "weights after 5 steps");
+            em_tensor_free(cpu_w[i]);
+            em_tensor_free(gpu_w[i]);
+        }
+        em_optimizer_free(opts[0]);
+        em_optimizer_free(opts[1]);
+    }
+}
+END_TEST
+
+static int relu_fn(int n, em_tensor *const *in, int max, em_tensor **out,
+                   void *user)
+{
+    (void)n, (void)max, (void)user;
+    out[0] = em_relu(in[0]);
+    return 1;
+}
+
+static int negate_fn(int n, em_tensor *const *in, int max, em_tensor **out,
+                     void *user)
+{
+    (void)n, (void)max, (void)user;
+    out[0] = em_neg(in[0]);
+    return 1;
+}
+
+/* cond(sum(x) > 0, relu(x), -x) */
+static int branches(int n, em_tensor *const *in, int max, em_tensor **out,
+                    void *user)
+{
+    (void)n, (void)max, (void)user;
+    em_tensor *pred =
+        em_greater(em_sum(in[0], 0, NULL, false), em_scalar(0.0, EM_FLOAT32));
+    return em_cond(pred, relu_fn, negate_fn, NULL, 1, in, 1, out);
+}
+
+START_TEST(control_flow_on_the_gpu_runs_op_by_op_and_says_why)
+{
+    em_trace_options o = {.name = "branches_on_gpu", .jit = EM_JIT_SYNC};
+    em_function *f = em_trace_fn(branches, NULL, &o);
+    em_concrete *k = NULL;
+    for (int call = 0; call < 2; call++) {
+        em_scope_begin();
+        em_tensor *in[1] = {test_random(100 + call, EM_FLOAT32, 1,
+                                        (int64_t[]){17}, call ? -2 : -1, 1)};
+        k = assert_traced_same(f, 1, in, 1, 1e-6, "cond");
+        em_scope_end();
+    }
+    em_compile_stats st = em_concrete_compile_stats(k);
+    ck_assert_int_eq(st.tier, EM_TIER_EXECUTOR);
+    ck_assert_ptr_nonnull(strstr(st.reason, "control flow"));
+    em_function_free(f);
+}
+END_TEST
+
+static int add_fn(int n, em_tensor *const *in, int max, em_tensor **out,
+                  void *user)
+{
+    (void)n, (void)max, (void)user;
+    out[0] = em_add(in[0], in[1]);
+    return out[0] ? 1 : -1;
+}
+
+START_TEST(a_traced_call_with_a_gpu_and_a_host_matrix_names_both_devices)
+{
+    em_function *f = em_trace_fn(add_fn, NULL, NULL);
+    em_tensor *a = em_ones(EM_FLOAT32, 1, (int64_t[]){3});
+    em_tensor *out = NULL;
+    ck_assert_int_eq(
+        em_function_call(f, 2, (em_tensor *[]){gpu(a), a}, 1, &out), -1);
+    assert_error("add", "cuda:0", "cpu");
+    em_function_free(f);
+}
+END_TEST
+
 int main(void)
 {
     if (!em_cuda_available()) {
@@ -368,5 +641,15 @@ int main(void)
     tcase_add_test(tc, reading_values_copies_back_and_raw_data_is_refused);
     tcase_add_test(tc, gather_out_of_range_is_reported_at_the_next_read);
     tcase_add_test(tc, traced_function_on_gpu_inputs_matches_the_cpu);
+    TCase *tier = test_case(s, "cuda tier");
+    tcase_add_test(
+        tier, a_traced_elementwise_chain_runs_fused_on_the_gpu_like_the_cpu);
+    tcase_add_test(tier,
+                   traced_outputs_that_are_views_inputs_and_sums_match_the_cpu);
+    tcase_add_test(tier, a_host_scalar_input_is_copied_to_the_gpu_at_each_call);
+    tcase_add_test(tier, a_traced_training_step_on_the_gpu_matches_the_cpu);
+    tcase_add_test(tier, control_flow_on_the_gpu_runs_op_by_op_and_says_why);
+    tcase_add_test(
+        tier, a_traced_call_with_a_gpu_and_a_host_matrix_names_both_devices);
     return test_run(s);
 }

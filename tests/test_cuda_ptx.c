@@ -14,6 +14,7 @@
 
 #include "ember/control.h"
 #include "jit_internal.h"
+#include "ptx.h"
 #include "testing.h"
 #include "trace_internal.h"
 
@@ -45,6 +46,34 @@ static char *ptx_of(const char *name, em_traced_body body, int n_inputs,
     ck_assert_msg(text, "no PTX: %s", em_error_last());
     em_function_free(f);
     return text;
+}
+
+/* The PTX module of body's concrete graph for these inputs, and in *g
+ * the graph (alive until *f is freed). */
+static em__ptx_module *module_of(const char *name, em_traced_body body,
+                                 int n_inputs, em_tensor *const *inputs,
+                                 em_function **f, const em__graph **g)
+{
+    em_trace_options o = {.name = name, .jit = EM_JIT_OFF};
+    *f = em_trace_fn(body, NULL, &o);
+    ck_assert_ptr_nonnull(*f);
+    em_concrete *k = em_function_concrete(*f, n_inputs, inputs);
+    ck_assert_msg(k, "tracing failed: %s", em_error_last());
+    int n = 0;
+    const em__type *types = NULL;
+    *g = em__concrete_graph(k, &n, &types);
+    em__ptx_module *m = em__jit_ptx_module(*g);
+    ck_assert_msg(m, "no PTX: %s", em_error_last());
+    return m;
+}
+
+/* The input node of argument `index`, or -1. */
+static int input_node(const em__graph *g, int index)
+{
+    for (int i = 0; i < g->len; i++)
+        if (g->nodes[i].kind == EM__NODE_INPUT && g->nodes[i].index == index)
+            return i;
+    return -1;
 }
 
 /* Fails unless ptxas assembles text for sm_90, showing what it said. */
@@ -357,6 +386,79 @@ START_TEST(a_graph_with_control_flow_gives_no_ptx_and_says_why)
 }
 END_TEST
 
+/* ---- the module's kernel groups -------------------------------------------*/
+
+START_TEST(the_module_lists_the_chains_root_members_and_leaves_in_order)
+{
+    em_scope_begin();
+    em_tensor *in[3];
+    for (int k = 0; k < 3; k++)
+        in[k] = test_random(k + 1, EM_FLOAT32, 1, (int64_t[]){100}, -2, 2);
+    em_function *f = NULL;
+    const em__graph *g = NULL;
+    em__ptx_module *m = module_of("chain", chain, 3, in, &f, &g);
+    ck_assert_int_eq(m->n_kernels, 1);
+    assert_module(m->text, 1);
+    const em__ptx_kernel *k = &m->kernels[0];
+    ck_assert_int_eq(k->root, g->outputs[0]);
+    /* x * a, + b, tanh, sigmoid(x), the product: the root last */
+    ck_assert_int_eq(k->n_members, 5);
+    ck_assert_int_eq(k->members[k->n_members - 1], k->root);
+    for (int j = 1; j < k->n_members; j++)
+        ck_assert_int_lt(k->members[j - 1], k->members[j]);
+    /* x, a, b in the order the members name them: the kernel's params */
+    ck_assert_int_eq(k->n_leaves, 3);
+    for (int j = 0; j < 3; j++)
+        ck_assert_int_eq(k->leaves[j], input_node(g, j));
+    em__ptx_module_free(m);
+    em_function_free(f);
+    em_scope_end();
+}
+END_TEST
+
+START_TEST(a_kernel_reading_another_kernels_output_lists_it_as_a_leaf)
+{
+    em_scope_begin();
+    em_tensor *in[1] = {test_random(1, EM_FLOAT32, 1, (int64_t[]){50}, -1, 1)};
+    em_function *f = NULL;
+    const em__graph *g = NULL;
+    em__ptx_module *m = module_of("two_outputs", two_outputs, 1, in, &f, &g);
+    ck_assert_int_eq(m->n_kernels, 2);
+    ck_assert_int_eq(m->kernels[0].root, g->outputs[0]);
+    ck_assert_int_eq(m->kernels[1].root, g->outputs[1]);
+    /* (exp(x) + 1) * x reads the first output and x */
+    const em__ptx_kernel *second = &m->kernels[1];
+    ck_assert_int_eq(second->n_members, 1);
+    ck_assert_int_eq(second->n_leaves, 2);
+    ck_assert_int_eq(second->leaves[0], g->outputs[0]);
+    ck_assert_int_eq(second->leaves[1], input_node(g, 0));
+    em__ptx_module_free(m);
+    em_function_free(f);
+    em_scope_end();
+}
+END_TEST
+
+START_TEST(the_bias_and_relu_after_a_product_read_the_product_and_the_bias)
+{
+    em_scope_begin();
+    em_tensor *in[3] = {test_random(1, EM_FLOAT32, 2, (int64_t[]){4, 3}, -1, 1),
+                        test_random(2, EM_FLOAT32, 2, (int64_t[]){3, 5}, -1, 1),
+                        test_random(3, EM_FLOAT32, 1, (int64_t[]){5}, -1, 1)};
+    em_function *f = NULL;
+    const em__graph *g = NULL;
+    em__ptx_module *m = module_of("dense", dense, 3, in, &f, &g);
+    ck_assert_int_eq(m->n_kernels, 1);
+    const em__ptx_kernel *k = &m->kernels[0];
+    ck_assert_int_eq(k->n_leaves, 2);
+    ck_assert_int_eq(g->nodes[k->leaves[0]].kind, EM__NODE_OP);
+    ck_assert_int_eq(g->nodes[k->leaves[0]].op, EM_OP_MATMUL);
+    ck_assert_int_eq(k->leaves[1], input_node(g, 2));
+    em__ptx_module_free(m);
+    em_function_free(f);
+    em_scope_end();
+}
+END_TEST
+
 /* ---- EMBER_DUMP=ptx -------------------------------------------------------*/
 
 START_TEST(ember_dump_ptx_writes_the_module)
@@ -412,5 +514,13 @@ int main(int argc, char **argv)
     tcase_add_test(tc, zero_size_shapes_give_valid_kernels);
     tcase_add_test(tc, a_group_calling_the_c_library_gets_no_kernel);
     tcase_add_test(tc, a_graph_with_control_flow_gives_no_ptx_and_says_why);
+    TCase *groups = test_case(suite, "groups");
+    tcase_add_test(
+        groups, the_module_lists_the_chains_root_members_and_leaves_in_order);
+    tcase_add_test(groups,
+                   a_kernel_reading_another_kernels_output_lists_it_as_a_leaf);
+    tcase_add_test(
+        groups,
+        the_bias_and_relu_after_a_product_read_the_product_and_the_bias);
     return test_run(suite);
 }

@@ -39,6 +39,7 @@ BODY(b_batch_as_value, em_div(x, em_scalar((double)b, EM_FLOAT32)))
 BODY(b_broadcast_rows, em_broadcast_to(em_sum(x, 1, (const int[]){0}, true), 2,
                                        (const int64_t[]){b, 6}))
 BODY(b_transpose_matmul, em_matmul(x, x, true, false))
+BODY(b_squeeze_all, em_squeeze(x, 0, NULL))
 
 /* A loop over the whole batch: doubles x until its sum passes 100. */
 static int sum_below(int n, em_tensor *const *in, int max, em_tensor **out,
@@ -84,6 +85,7 @@ static const body_case cases[] = {
     {"broadcast to the batch", b_broadcast_rows},
     {"a product over the batch", b_transpose_matmul},
     {"a while loop over the batch", b_loop},
+    {"squeeze, which drops a batch of 1", b_squeeze_all},
 };
 
 static const em_input_spec rows_of_6 = {EM_FLOAT32, 2, {-1, 6}};
@@ -140,8 +142,10 @@ START_TEST(every_size_gets_the_graph_a_trace_at_that_size_gives)
         assert_same_tensor(traced, eager);
         em_scope_end();
     }
+    /* One trace for 8 and the sizes built from it, one for 1 (sizes 0 and
+     * 1 are always traced on their own). */
     em_function_stats stats = em_function_get_stats(poly);
-    ck_assert_msg(stats.traces == 1, "%s: %lld traces", bc->name,
+    ck_assert_msg(stats.traces == 2, "%s: %lld traces", bc->name,
                   (long long)stats.traces);
     ck_assert_int_eq(stats.concrete_functions, 5);
     em_function_free(poly);
@@ -186,7 +190,7 @@ START_TEST(two_sizes_that_differ_at_the_first_call_vary_independently)
     em_function *f = em_trace_fn(rows_plus, NULL, &options);
     call_rows_plus(f, 4, 7);
     call_rows_plus(f, 9, 2);
-    call_rows_plus(f, 1, 30);
+    call_rows_plus(f, 2, 30);
     call_rows_plus(f, 7, 7);
     em_function_stats stats = em_function_get_stats(f);
     ck_assert_int_eq(stats.traces, 1);
@@ -226,6 +230,15 @@ static void keep_info(em_log_level level, const char *message, void *user)
     }
 }
 
+static void keep_warning(em_log_level level, const char *message, void *user)
+{
+    info_log *log = user;
+    if (level == EM_LOG_WARN) {
+        log->count++;
+        snprintf(log->text, sizeof log->text, "%s", message);
+    }
+}
+
 /* C code choosing ops by the batch size: the graphs differ in more than
  * their sizes. */
 static int branch_on_size(int n, em_tensor *const *in, int max, em_tensor **out,
@@ -256,17 +269,49 @@ static int fixed_batch(int n, em_tensor *const *in, int max, em_tensor **out,
     return out[0] ? 1 : -1;
 }
 
+/* How many of the rows' indices are below 8: a constant mask that is all
+ * true near a first batch of 4, and not at 20. */
+static int rows_below_8(int n, em_tensor *const *in, int max, em_tensor **out,
+                        void *user)
+{
+    (void)n, (void)max, (void)user;
+    em_tensor *index =
+        em_arange(0, (double)em_tensor_dim(in[0], 0), 1, EM_FLOAT32);
+    em_tensor *below =
+        em_cast(em_less(index, em_scalar(8, EM_FLOAT32)), EM_FLOAT32);
+    out[0] = em_add(em_sum(below, 0, NULL, false),
+                    em_mul_scalar(em_sum(in[0], 0, NULL, false), 0));
+    return out[0] ? 1 : -1;
+}
+
+/* The first 8 rows, as a slice clamps them: fewer when there are fewer. */
+static int first_8(int n, em_tensor *const *in, int max, em_tensor **out,
+                   void *user)
+{
+    (void)n, (void)max, (void)user;
+    out[0] = em_slice(in[0], (const int64_t[]){0, 0},
+                      (const int64_t[]){8, INT64_MAX}, NULL);
+    return out[0] ? 1 : -1;
+}
+
 typedef struct fallback_case {
     const char *name;
     em_traced_body body;
     const char *reason;
+    int64_t sizes[3];
 } fallback_case;
 
 static const fallback_case fallbacks[] = {
-    {"C code branching on the size", branch_on_size, "differ"},
-    {"a size quadratic in the batch", outer_flat, "does not fit"},
-    {"the batch written into the function", fixed_batch,
-     "tracing it at other sizes failed"},
+    {"C code branching on the size", branch_on_size, "differ", {8, 5, 8}},
+    {"a size quadratic in the batch", outer_flat, "does not fit", {8, 5, 8}},
+    {"the batch written into the function",
+     fixed_batch,
+     "tracing it at other sizes failed",
+     {8, 5, 8}},
+    {"a mask that is all true near the first size",
+     rows_below_8,
+     "does not fit",
+     {4, 20, 4}},
 };
 
 START_TEST(a_body_whose_sizes_do_not_follow_its_inputs_is_traced_per_size)
@@ -281,7 +326,7 @@ START_TEST(a_body_whose_sizes_do_not_follow_its_inputs_is_traced_per_size)
                                 .signature = &rows_of_6,
                                 .jit = EM_JIT_OFF};
     em_function *f = em_trace_fn(fc->body, NULL, &options);
-    const int64_t sizes[] = {8, 5, 8};
+    const int64_t *sizes = fc->sizes;
     int64_t traces = 0;
     for (int s = 0; s < 3; s++) {
         em_scope_begin();
@@ -308,6 +353,81 @@ START_TEST(a_body_whose_sizes_do_not_follow_its_inputs_is_traced_per_size)
     ck_assert_int_eq(log.count, 1);
     ck_assert_msg(strstr(log.text, "'body'") && strstr(log.text, fc->reason),
                   "%s: %s", fc->name, log.text);
+    em_function_free(f);
+}
+END_TEST
+
+/* A slice's end kept by the fit can be past a smaller input: that size is
+ * traced, and clamps as eager does. */
+START_TEST(a_size_the_fit_cannot_serve_is_traced_and_matches_eager)
+{
+    em_trace_options options = {.name = "first_8",
+                                .n_signature = 1,
+                                .signature = &rows_of_6,
+                                .jit = EM_JIT_OFF};
+    em_function *f = em_trace_fn(first_8, NULL, &options);
+    const int64_t sizes[] = {16, 4, 12};
+    for (int s = 0; s < 3; s++) {
+        em_scope_begin();
+        em_tensor *x =
+            test_random(70, EM_FLOAT32, 2, (int64_t[]){sizes[s], 6}, -1, 1);
+        em_tensor *eager, *traced;
+        ck_assert_int_eq(first_8(1, &x, 1, &eager, NULL), 1);
+        ck_assert_msg(em_function_call(f, 1, &x, 1, &traced) == 1, "%s",
+                      em_error_last());
+        assert_same_tensor(traced, eager);
+        em_scope_end();
+    }
+    /* 16 and 12 from the fit, 4 traced. */
+    ck_assert_int_eq(em_function_get_stats(f).traces, 2);
+    em_function_free(f);
+}
+END_TEST
+
+/* The traces at other sizes fail for a body with its batch written in;
+ * an error the caller left pending before the call stays pending. */
+START_TEST(a_failing_trace_at_other_sizes_keeps_the_callers_error)
+{
+    em_trace_options options = {
+        .name = "body", .n_signature = 1, .signature = &rows_of_6};
+    em_function *f = em_trace_fn(fixed_batch, NULL, &options);
+    em_scope_begin();
+    em_tensor *bad = em_reshape(em_ones(EM_FLOAT32, 1, (int64_t[]){2}), 1,
+                                (const int64_t[]){3});
+    ck_assert_ptr_null(bad);
+    em_tensor *x = em_ones(EM_FLOAT32, 2, (int64_t[]){8, 6});
+    em_tensor *y;
+    ck_assert_int_eq(em_function_call(f, 1, &x, 1, &y), 1);
+    assert_error("reshape", "[2]");
+    em_scope_end();
+    em_function_free(f);
+}
+END_TEST
+
+/* Where the body cannot be fitted, new sizes trace again, and too many of
+ * them warn, saying so. */
+START_TEST(a_body_that_cannot_be_fitted_warns_after_too_many_sizes)
+{
+    info_log log = {0};
+    em_log_set_handler(keep_warning, &log);
+    em_trace_options options = {.name = "outer_flat",
+                                .n_signature = 1,
+                                .signature = &rows_of_6,
+                                .retrace_warning = 2,
+                                .jit = EM_JIT_OFF};
+    em_function *f = em_trace_fn(outer_flat, NULL, &options);
+    for (int64_t b = 5; b <= 8; b++) {
+        em_scope_begin();
+        em_tensor *x = em_ones(EM_FLOAT32, 2, (int64_t[]){b, 6});
+        em_tensor *y;
+        ck_assert_int_eq(em_function_call(f, 1, &x, 1, &y), 1);
+        em_scope_end();
+    }
+    em_log_set_handler(NULL, NULL);
+    ck_assert_int_eq(log.count, 1);
+    ck_assert_msg(strstr(log.text, "'outer_flat'") &&
+                      strstr(log.text, "does not follow the sizes"),
+                  "%s", log.text);
     em_function_free(f);
 }
 END_TEST
@@ -393,6 +513,9 @@ int main(void)
     tcase_add_loop_test(
         tc, a_body_whose_sizes_do_not_follow_its_inputs_is_traced_per_size, 0,
         (int)(sizeof fallbacks / sizeof fallbacks[0]));
+    tcase_add_test(tc, a_size_the_fit_cannot_serve_is_traced_and_matches_eager);
+    tcase_add_test(tc, a_failing_trace_at_other_sizes_keeps_the_callers_error);
+    tcase_add_test(tc, a_body_that_cannot_be_fitted_warns_after_too_many_sizes);
     tcase_add_test(
         tc, a_body_making_variables_at_every_trace_reads_the_callers_variable);
     tcase_add_test(tc, an_empty_batch_is_traced_and_matches_eager);

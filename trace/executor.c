@@ -16,7 +16,8 @@
 typedef struct slot {
     em_tensor *buffer; /* owns the storage */
     size_t bytes;
-    int busy_until; /* last node that reads the value now in the slot */
+    em_device device; /* where the buffer lives */
+    int busy_until;   /* last node that reads the value now in the slot */
 } slot;
 
 struct em__plan {
@@ -40,13 +41,15 @@ static bool is_alias(const em__node *node)
            (em__op_table[node->op].flags & (EM__OP_VIEW | EM__OP_IN_PLACE));
 }
 
-/* The slot for a value of `bytes` needed from node `at` to `until`. */
-static int take_slot(em__plan *plan, size_t bytes, int at, int until)
+/* The slot for a value of `bytes` on `device` needed from node `at` to
+ * `until`. */
+static int take_slot(em__plan *plan, size_t bytes, em_device device, int at,
+                     int until)
 {
     int best = -1;
     for (int s = 0; s < plan->n_slots; s++) {
         slot *sl = &plan->slots[s];
-        if (sl->busy_until >= at || sl->bytes < bytes)
+        if (sl->busy_until >= at || sl->bytes < bytes || sl->device != device)
             continue;
         if (best < 0 || sl->bytes < plan->slots[best].bytes)
             best = s;
@@ -62,21 +65,27 @@ static int take_slot(em__plan *plan, size_t bytes, int at, int until)
     em__type raw;
     int64_t n = (int64_t)(bytes ? bytes : 1);
     em__type_make(&raw, EM_UINT8, 1, &n);
-    em_tensor *buffer = em__tensor_new(&raw);
+    em_tensor *buffer = em__tensor_new_on(&raw, device);
     if (!buffer)
         return -1;
     em__scope_forget(buffer); /* the plan owns it */
-    p[plan->n_slots] = (slot){buffer, bytes, until};
+    p[plan->n_slots] = (slot){buffer, bytes, device, until};
     plan->bytes += (int64_t)bytes;
     return plan->n_slots++;
 }
 
 em__plan *em__plan_new(const em__graph *g)
 {
-    return em__plan_new_fused(g, NULL);
+    return em__plan_new_placed(g, NULL, NULL);
 }
 
 em__plan *em__plan_new_fused(const em__graph *g, const int *run_at)
+{
+    return em__plan_new_placed(g, run_at, NULL);
+}
+
+em__plan *em__plan_new_placed(const em__graph *g, const int *run_at,
+                              const em_device *devices)
 {
     em__plan *plan = calloc(1, sizeof *plan);
     int *last_use = calloc((size_t)g->len + 1, sizeof *last_use);
@@ -131,7 +140,8 @@ em__plan *em__plan_new_fused(const em__graph *g, const int *run_at)
         if (is_alias(node) || (run_at && run_at[i] != i))
             continue;
         size_t bytes = (size_t)h->size * em_dtype_size(node->type.dtype);
-        int s = take_slot(plan, bytes, i, last_use[i]);
+        int s = take_slot(plan, bytes, devices ? devices[i] : EM_CPU, i,
+                          last_use[i]);
         if (s < 0)
             goto out_of_memory;
         h->data = plan->slots[s].buffer->data;

@@ -22,6 +22,13 @@ em__plan *em__plan_new(const em__graph *g);
  * run_at[i]. Such a plan is run by that code, not by em__plan_run. */
 em__plan *em__plan_new_fused(const em__graph *g, const int *run_at);
 
+/* em__plan_new_fused (run_at may be NULL: every node its own) with node
+ * i's buffer on devices[i]: the host (EM_CPU) or a GPU's memory. Only
+ * nodes of one device share buffers. A plan with GPU buffers is run by
+ * the CUDA tier (cuda/graph_tier.c), never by em__plan_run. */
+em__plan *em__plan_new_placed(const em__graph *g, const int *run_at,
+                              const em_device *devices);
+
 /* The header of node i: its data pointer is where the value lives during
  * a run (fixed for constants, variables and planned buffers). */
 em_tensor *em__plan_header(em__plan *plan, int i);

@@ -98,6 +98,12 @@ bool em__shape_poly_match(const em__shape_poly *p, int n, const em__type *types,
             }
         }
     }
+    /* Sizes 0 and 1 can change what ops do (an empty mean, squeezing or
+     * broadcasting a 1) where the traces at other sizes cannot show it:
+     * they get their own trace, unless the fit was traced at them. */
+    for (int j = 0; j < p->count; j++)
+        if (sizes[j] <= 1 && sizes[j] != p->base[j])
+            return false;
     return true;
 }
 
@@ -119,20 +125,35 @@ static bool fail(const fit *f, const char *fmt, int node, const char *what)
     return false;
 }
 
-/* n int64 fields at byte `offset` of each graph's node, fitted. */
-static void fit_fields(const fit *f, const em__node *const *nd, size_t offset,
+/* v[0] + sum_j (v[1 + j] - v[0]) * delta[j] into *out; false when that
+ * overflows. */
+static bool linear(const fit *f, const int64_t *v, int64_t *out)
+{
+    int64_t r = v[0];
+    for (int j = 0; j < f->k; j++) {
+        int64_t slope, step;
+        if (__builtin_sub_overflow(v[j + 1], v[0], &slope) ||
+            __builtin_mul_overflow(slope, f->delta[j], &step) ||
+            __builtin_add_overflow(r, step, &r))
+            return false;
+    }
+    *out = r;
+    return true;
+}
+
+/* n int64 fields at byte `offset` of each graph's node, fitted; false when
+ * one overflows. */
+static bool fit_fields(const fit *f, const em__node *const *nd, size_t offset,
                        int n, int64_t *out)
 {
     for (int e = 0; e < n; e++) {
-        const int64_t *v0 = (const int64_t *)((const char *)nd[0] + offset);
-        int64_t r = v0[e];
-        for (int j = 0; j < f->k; j++) {
-            const int64_t *vj =
-                (const int64_t *)((const char *)nd[j + 1] + offset);
-            r += (vj[e] - v0[e]) * f->delta[j];
-        }
-        out[e] = r;
+        int64_t v[EM__MAX_SIZE_SYMBOLS + 1] = {0};
+        for (int j = 0; j <= f->k; j++)
+            v[j] = ((const int64_t *)((const char *)nd[j] + offset))[e];
+        if (!linear(f, v, &out[e]))
+            return false;
     }
+    return true;
 }
 
 static bool same_memory(const void *a, const void *b, size_t bytes)
@@ -200,7 +221,7 @@ static double fit_number(const fit *f, const double *x, em_dtype dt)
         same = same && x[j] == x[0];
     if (same)
         return x[0];
-    int64_t n[EM__MAX_SIZE_SYMBOLS + 1];
+    int64_t n[EM__MAX_SIZE_SYMBOLS + 1] = {0};
     for (int form = 0; form < 2; form++) {
         bool ok = true;
         for (int j = 0; j <= f->k && ok; j++) {
@@ -215,11 +236,9 @@ static double fit_number(const fit *f, const double *x, em_dtype dt)
             em__store_f64(&stored, dt, 0, 1.0 / (double)(ok ? n[j] : 1));
             ok = ok && em__load_f64(&stored, dt, 0) == x[j];
         }
-        if (!ok)
+        int64_t r;
+        if (!ok || !linear(f, n, &r))
             continue;
-        int64_t r = n[0];
-        for (int j = 0; j < f->k; j++)
-            r += (n[j + 1] - n[0]) * f->delta[j];
         if (form == 1 && r == 0)
             return NAN; /* 1/0: not a size's reciprocal any more */
         return form == 0 ? (double)r : 1.0 / (double)r;
@@ -254,7 +273,7 @@ static em_tensor *fit_value(const fit *f, const em__node *const *nd, int i,
         return em__tensor_ref(v0);
 
     em_dtype dt = v0->type.dtype;
-    double x[EM__MAX_SIZE_SYMBOLS + 1];
+    double x[EM__MAX_SIZE_SYMBOLS + 1] = {0};
     for (int j = 0; j <= f->k; j++) {
         em_tensor *v = nd[j]->value;
         filled = filled && v->type.dtype == dt && v->size > 0 && uniform(v);
@@ -294,16 +313,21 @@ static bool build_node(const fit *f, em__graph *out, int i)
 
     em__type type = nd[0]->type;
     em__attrs attrs = nd[0]->attrs;
-    fit_fields(f, nd, offsetof(em__node, type.shape), type.ndim, type.shape);
+    if (!fit_fields(f, nd, offsetof(em__node, type.shape), type.ndim,
+                    type.shape) ||
+        !fit_fields(f, nd, offsetof(em__node, attrs.shape), EM_MAX_DIMS,
+                    attrs.shape) ||
+        !fit_fields(f, nd, offsetof(em__node, attrs.start), EM_MAX_DIMS,
+                    attrs.start) ||
+        !fit_fields(f, nd, offsetof(em__node, attrs.step), EM_MAX_DIMS,
+                    attrs.step) ||
+        !fit_fields(f, nd, offsetof(em__node, attrs.depth), 1, &attrs.depth))
+        return fail(f, "node %%%d %s", i, "would have a size that overflows");
     for (int d = 0; d < type.ndim; d++)
         if (type.shape[d] < 0)
             return fail(f, "node %%%d %s", i, "would have a negative size");
-    fit_fields(f, nd, offsetof(em__node, attrs.shape), EM_MAX_DIMS,
-               attrs.shape);
-    fit_fields(f, nd, offsetof(em__node, attrs.start), EM_MAX_DIMS,
-               attrs.start);
-    fit_fields(f, nd, offsetof(em__node, attrs.step), EM_MAX_DIMS, attrs.step);
-    fit_fields(f, nd, offsetof(em__node, attrs.depth), 1, &attrs.depth);
+    if (!em__type_fits(&type))
+        return fail(f, "node %%%d %s", i, "would have too many elements");
 
     em_tensor *value = NULL;
     if (nd[0]->kind == EM__NODE_VARIABLE) {
@@ -462,38 +486,39 @@ em__graph *em__shape_poly_graph(const em__shape_poly *p, const int64_t *sizes,
 em__shape_poly *em__shape_poly_new(int n, const em_input_spec *signature,
                                    const em__type *base_types, int count,
                                    const int64_t *base_sizes,
-                                   em__graph **graphs, em__graph *check,
-                                   const int64_t *check_sizes, char *why,
-                                   size_t size)
+                                   em__graph **graphs)
 {
     em__shape_poly *p = calloc(1, sizeof *p);
-    if (p) {
-        p->graphs = graphs;
-        p->count = count;
-        p->n_inputs = n;
-        p->signature = malloc(sizeof *p->signature * (size_t)(n + 1));
-        p->types = malloc(sizeof *p->types * (size_t)(n + 1));
-    }
-    if (!p || !p->signature || !p->types) {
+    if (!p) {
+        for (int j = 0; j <= count; j++)
+            em__graph_free(graphs[j]);
+        free(graphs);
         em__error("trace: out of memory");
-        if (p)
-            em__shape_poly_free(p);
-        else
-            for (int j = 0; j <= count; j++)
-                em__graph_free(graphs[j]);
-        free(p ? NULL : graphs);
-        em__graph_free(check);
+        return NULL;
+    }
+    p->graphs = graphs;
+    p->count = count;
+    p->n_inputs = n;
+    p->signature = calloc((size_t)n + 1, sizeof *p->signature);
+    p->types = calloc((size_t)n + 1, sizeof *p->types);
+    if (!p->signature || !p->types) {
+        em__shape_poly_free(p);
+        em__error("trace: out of memory");
         return NULL;
     }
     memcpy(p->signature, signature, sizeof *p->signature * (size_t)n);
     memcpy(p->types, base_types, sizeof *p->types * (size_t)n);
     memcpy(p->base, base_sizes, sizeof *base_sizes * (size_t)count);
+    return p;
+}
 
+bool em__shape_poly_check(const em__shape_poly *p, em__graph *traced,
+                          const int64_t *sizes, char *why, size_t size)
+{
     char inner[300] = "";
-    em__graph *predicted =
-        em__shape_poly_graph(p, check_sizes, inner, sizeof inner);
+    em__graph *predicted = em__shape_poly_graph(p, sizes, inner, sizeof inner);
     int node = -1;
-    bool ok = predicted && same_graph(predicted, check, &node);
+    bool ok = predicted && same_graph(predicted, traced, &node);
     if (predicted && !ok)
         snprintf(inner, sizeof inner, "node %%%d differs", node);
     if (!ok)
@@ -502,10 +527,6 @@ em__shape_poly *em__shape_poly_new(int n, const em_input_spec *signature,
                  "size that is not linear in the inputs' sizes?)",
                  inner);
     em__graph_free(predicted);
-    em__graph_free(check);
-    if (!ok) {
-        em__shape_poly_free(p);
-        return NULL;
-    }
-    return p;
+    em__graph_free(traced);
+    return ok;
 }

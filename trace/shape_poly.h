@@ -16,6 +16,13 @@
  * shape. Where anything does not fit (a size inside the function that
  * does not follow the input, a constant that changes another way, a
  * different graph), the function is traced again for each new size.
+ *
+ * The check is as good as the sizes it traces at: a body that is linear
+ * in the sizes near them but not elsewhere (a size clamped with min(b, 8)
+ * in C, say) fits, and gives wrong graphs at sizes past the clamp. Sizes
+ * 0 and 1 are always traced on their own (as torch.compile specialises
+ * them), since squeezing or broadcasting a 1, or an empty mean, changes a
+ * graph in ways no other size shows.
  */
 #ifndef EMBER_TRACE_SHAPE_POLY_H
 #define EMBER_TRACE_SHAPE_POLY_H
@@ -41,21 +48,24 @@ void em__shape_poly_types(int n, const em_input_spec *signature,
                           const em__type *base, const int64_t *base_sizes,
                           int count, const int64_t *sizes, em__type *out);
 
-/* A fit from graphs[0] (traced at base_sizes), graphs[1 + j] (symbol j one
- * larger) and `check` (traced at check_sizes). Takes all the graphs. NULL
- * with the reason in why when the graphs do not fit, or when out of
- * memory (with an error). */
+/* A fit from graphs[0] (traced at base_sizes) and graphs[1 + j] (symbol j
+ * one larger). Takes the graphs and the array. NULL when out of memory
+ * (with an error). */
 em__shape_poly *em__shape_poly_new(int n, const em_input_spec *signature,
                                    const em__type *base_types, int count,
                                    const int64_t *base_sizes,
-                                   em__graph **graphs, em__graph *check,
-                                   const int64_t *check_sizes, char *why,
-                                   size_t size);
+                                   em__graph **graphs);
+/* Does `traced`, a trace at these symbol sizes, equal the graph the fit
+ * builds for them (sizes and constants' values included)? Takes traced.
+ * False with the reason in why (or out of memory, with an error). */
+bool em__shape_poly_check(const em__shape_poly *p, em__graph *traced,
+                          const int64_t *sizes, char *why, size_t size);
 void em__shape_poly_free(em__shape_poly *p);
 
 /* The symbols' sizes for a call with these input types, when p serves it
  * (dtypes and fixed sizes as at the first call, each symbol's dimensions
- * equal). False otherwise. */
+ * equal, and no symbol newly 0 or 1: those sizes change what some ops do
+ * in ways the traces at other sizes cannot show). False otherwise. */
 bool em__shape_poly_match(const em__shape_poly *p, int n, const em__type *types,
                           int64_t *sizes);
 

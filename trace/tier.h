@@ -37,4 +37,12 @@ typedef struct em__tier {
 
 extern const em__tier em__jit_tier;
 
+/* The CUDA tier (cuda/graph_tier.c; cuda/none/ without CUDA), for the
+ * concrete functions whose inputs (or captured values) live on a GPU:
+ * fused PTX kernels, cuBLAS and the eager CUDA kernels, replayed as a CUDA
+ * graph. Its compile always finishes before returning; its run returns 0
+ * when the graph cannot run as a whole on one GPU (mixed devices, control
+ * flow), and the body then runs op by op. */
+extern const em__tier em__cuda_tier;
+
 #endif

@@ -36,8 +36,10 @@ struct em_concrete {
     int n_variables;
     em_function *gradient; /* traced on first use under a tape */
     em__native *native;    /* compiled code, or NULL: the executor runs */
+    const em__tier *tier;  /* native's: the JIT, or CUDA's on a GPU */
+    em_device *devices;    /* the inputs' devices it was traced for */
+    em_device device;      /* where its calls run: EM_CPU or one GPU */
     em__multi_grad *taped; /* its record's gradient on eager tapes */
-    bool captures_device;  /* a captured constant or variable is on a GPU */
     const char *no_native; /* why native is NULL */
     char no_native_text[160];
     double trace_seconds, passes_seconds;
@@ -359,7 +361,8 @@ static bool same_key(const em_concrete *c, int n, em_tensor *const *inputs,
             continue;
         }
         if (t->dtype != c->types[i].dtype ||
-            !em__type_equal_shape(t, &c->types[i]))
+            !em__type_equal_shape(t, &c->types[i]) ||
+            em_tensor_device(inputs[i]) != c->devices[i])
             return false;
     }
     return true;
@@ -368,15 +371,21 @@ static bool same_key(const em_concrete *c, int n, em_tensor *const *inputs,
 /* The one-time warning for a function that keeps retracing, saying what
  * changed since its previous trace. */
 static void warn_retracing(em_function *f, const em_concrete *previous, int n,
-                           em_tensor *const *inputs)
+                           em_tensor *const *inputs, const char *hint)
 {
     char change[400] = "its static key changed";
     for (int i = 0; previous && i < n && i < previous->n_inputs; i++) {
         const em__type *was = &previous->types[i], *now = &inputs[i]->type;
-        if (was->dtype == now->dtype && em__type_equal_shape(was, now))
+        em_device device = em_tensor_device(inputs[i]);
+        if (was->dtype == now->dtype && em__type_equal_shape(was, now) &&
+            previous->devices[i] == device)
             continue;
         char a[200], b[200];
-        if (was->dtype != now->dtype)
+        if (previous->devices[i] != device)
+            snprintf(change, sizeof change, "input %d device %s -> %s", i,
+                     em_device_name(previous->devices[i], a, sizeof a),
+                     em_device_name(device, b, sizeof b));
+        else if (was->dtype != now->dtype)
             snprintf(change, sizeof change, "input %d dtype %s -> %s", i,
                      em_dtype_name(was->dtype), em_dtype_name(now->dtype));
         else
@@ -386,10 +395,10 @@ static void warn_retracing(em_function *f, const em_concrete *previous, int n,
         break;
     }
     em__log(EM_LOG_WARN,
-            "function '%s' has traced %lld times, more than %d (%s); give it "
-            "an input signature with -1 for sizes that vary, or use a static "
-            "key only for values with few settings",
-            f->name, (long long)f->stats.traces, f->retrace_warning, change);
+            "function '%s' has traced %lld times, more than %d "
+            "(%s); %s",
+            f->name, (long long)f->stats.traces, f->retrace_warning, change,
+            hint);
 }
 
 /* ---- tracing
@@ -543,10 +552,31 @@ static void collect_variables(em_concrete *c, const em__graph *g)
     }
 }
 
+/* Where calls of g with inputs on these devices run: the first GPU among
+ * the inputs, else among the captured constants and variables, else the
+ * host. */
+static em_device concrete_device(const em__graph *g, int n,
+                                 const em_device *devices)
+{
+    for (int i = 0; i < n; i++)
+        if (devices[i] != EM_CPU)
+            return devices[i];
+    for (int i = 0; i < g->len; i++) {
+        const em__node *node = &g->nodes[i];
+        if ((node->kind == EM__NODE_CONST || node->kind == EM__NODE_VARIABLE) &&
+            node->value && em_tensor_device(node->value) != EM_CPU)
+            return em_tensor_device(node->value);
+    }
+    return EM_CPU;
+}
+
 /* A concrete function for graph g (traced, or built for new sizes), which
- * it takes: optimised, planned and handed to the JIT. NULL with an error. */
+ * it takes: optimised, planned and handed to the JIT, or to the CUDA tier
+ * when it runs on a GPU (the executor's host plan is then never made). NULL
+ * with an error. */
 static em_concrete *concrete_new(em_function *f, em__graph *g, int n,
                                  const em__type *types,
+                                 const em_device *devices,
                                  const unsigned char *key, size_t key_size,
                                  double trace_seconds)
 {
@@ -563,15 +593,19 @@ static em_concrete *concrete_new(em_function *f, em__graph *g, int n,
     }
     dump_graph(g, "optimized");
 
+    em_device device = concrete_device(g, n, devices);
     em_concrete *c = calloc(1, sizeof *c);
     if (c) {
         c->types = calloc((size_t)n + 1, sizeof *c->types);
+        c->devices = calloc((size_t)n + 1, sizeof *c->devices);
         c->static_key = malloc(key_size + 1);
     }
-    em__plan *plan = c && c->types && c->static_key ? em__plan_new(g) : NULL;
-    if (!plan) {
+    bool made = c && c->types && c->devices && c->static_key;
+    em__plan *plan = made && device == EM_CPU ? em__plan_new(g) : NULL;
+    if (!made || (device == EM_CPU && !plan)) {
         if (c) {
             free(c->types);
+            free(c->devices);
             free(c->static_key);
         }
         free(c);
@@ -582,28 +616,25 @@ static em_concrete *concrete_new(em_function *f, em__graph *g, int n,
     }
     collect_variables(c, g);
     memcpy(c->types, types, sizeof *types * (size_t)n);
+    memcpy(c->devices, devices, sizeof *devices * (size_t)n);
+    c->device = device;
+    c->tier = device == EM_CPU ? &em__jit_tier : &em__cuda_tier;
     memcpy(c->static_key, key, key_size);
     c->static_key_size = key_size;
     c->n_inputs = n;
     c->graph = g;
-    for (int i = 0; i < g->len; i++) {
-        const em__node *node = &g->nodes[i];
-        if ((node->kind == EM__NODE_CONST || node->kind == EM__NODE_VARIABLE) &&
-            node->value && em_tensor_device(node->value) != EM_CPU)
-            c->captures_device = true;
-    }
     c->trace_seconds = trace_seconds;
     c->passes_seconds = passes_seconds;
     if (f->jit == EM_JIT_OFF)
         c->no_native = "the function's jit option is EM_JIT_OFF";
     else if (!em__config_jit_enabled())
         c->no_native = "EMBER_JIT=0";
-    else if (em__jit_tier.unavailable)
-        c->no_native = em__jit_tier.unavailable;
+    else if (c->tier->unavailable)
+        c->no_native = c->tier->unavailable;
     else {
         c->native =
-            em__jit_tier.compile(g, f->name, f->jit == EM_JIT_SYNC,
-                                 c->no_native_text, sizeof c->no_native_text);
+            c->tier->compile(g, f->name, f->jit == EM_JIT_SYNC,
+                             c->no_native_text, sizeof c->no_native_text);
         c->no_native = c->native ? NULL : c->no_native_text;
     }
     c->plan = plan;
@@ -635,29 +666,85 @@ static bool new_error(uint64_t before)
     return em_error_pending() && errors_so_far() != before;
 }
 
-/* A trace at other sizes, for the fit: NULL with the reason in why (its
- * error is not the caller's: the call itself traced fine). */
+/* A trace at other sizes (the base types with the symbols at `sizes`), for
+ * the fit: NULL with the reason in why. Its error is not the caller's, whose
+ * call traced fine: it is cleared. */
 static em__graph *trace_other_sizes(em_function *f, int n,
-                                    const em__type *types, char *why,
-                                    size_t size)
+                                    const em__type *base_types, int count,
+                                    const int64_t *base, const int64_t *sizes,
+                                    char *why, size_t size)
 {
+    em__type *types = calloc((size_t)n + 1, sizeof *types);
+    if (!types) {
+        em__error("trace: out of memory");
+        return NULL;
+    }
+    em__shape_poly_types(n, f->signature, base_types, base, count, sizes,
+                         types);
+    uint64_t errors = errors_so_far();
     em__graph *g = trace_graph(f, n, types);
+    free(types);
     if (!g) {
+        bool failed = new_error(errors);
         snprintf(why, size, "tracing it at other sizes failed: %s",
-                 em_error_pending() ? em_error_peek() : "no error");
-        em_error_clear();
+                 failed ? em_error_peek() : "the function returned -1");
+        if (failed)
+            em_error_clear();
     }
     return g;
 }
 
+/* The fit for the sizes under the signature's -1 at base (count symbols),
+ * from traces at other sizes and checked at two more; NULL with the reason
+ * in why. */
+static em__shape_poly *fit_from_traces(em_function *f, int n,
+                                       const em__type *types, em__graph *g,
+                                       int count, const int64_t *base,
+                                       char *why, size_t size)
+{
+    int64_t sizes[EM__MAX_SIZE_SYMBOLS];
+    em__graph **graphs = calloc((size_t)count + 1, sizeof *graphs);
+    bool ok = graphs && (graphs[0] = em__graph_clone(g));
+    for (int j = 0; ok && j < count; j++) {
+        memcpy(sizes, base, sizeof *base * (size_t)count);
+        sizes[j] = base[j] + 1;
+        ok = (graphs[j + 1] = trace_other_sizes(f, n, types, count, base, sizes,
+                                                why, size));
+    }
+    if (!ok) {
+        for (int j = 0; graphs && j <= count; j++)
+            em__graph_free(graphs[j]);
+        free(graphs);
+        return NULL;
+    }
+    em__shape_poly *p =
+        em__shape_poly_new(n, f->signature, types, count, base, graphs);
+    /* Checked below and above the first sizes (never at 0 or 1, which the
+     * fit does not serve). */
+    for (int check = 0; p && check < 2; check++) {
+        for (int j = 0; j < count; j++)
+            sizes[j] = check == 1    ? 2 * base[j] + 3
+                       : base[j] > 4 ? base[j] / 2
+                                     : base[j] + 2;
+        em__graph *traced =
+            trace_other_sizes(f, n, types, count, base, sizes, why, size);
+        if (!traced || !em__shape_poly_check(p, traced, sizes, why, size)) {
+            em__shape_poly_free(p);
+            p = NULL;
+        }
+    }
+    return p;
+}
+
 /* Fits the sizes under the signature's -1 for key (once per key): traces
  * the function again at other sizes. Returns the graph for the call's own
- * sizes: g, or a new trace when the function made variables again. */
+ * sizes: g, or a new trace when the function made variables again; NULL
+ * when out of memory. An error the caller left pending stays pending. */
 static em__graph *fit_sizes(em_function *f, int n, const em__type *types,
                             em__graph *g, const unsigned char *key,
                             size_t key_size)
 {
-    int64_t base[EM__MAX_SIZE_SYMBOLS], sizes[EM__MAX_SIZE_SYMBOLS];
+    int64_t base[EM__MAX_SIZE_SYMBOLS];
     int count = em__shape_poly_symbols(n, f->signature, types, base);
     sized *s = count != 0 ? calloc(1, sizeof *s) : NULL;
     if (!s)
@@ -667,47 +754,25 @@ static em__graph *fit_sizes(em_function *f, int n, const em__type *types,
     s->next = f->sized;
     f->sized = s;
 
-    char why[400];
-    snprintf(why, sizeof why, "%s",
-             count < 0 ? "more than 8 distinct sizes under -1"
-                       : "out of memory");
-    em__graph **graphs =
-        count > 0 ? calloc((size_t)count + 1, sizeof *graphs) : NULL;
-    em__type *other = count > 0 ? calloc((size_t)n + 1, sizeof *other) : NULL;
+    char why[400] = "more than 8 distinct sizes under -1";
+    char *pending = em_error_pending() ? strdup(em_error_peek()) : NULL;
     int lifted = f->n_lifted;
     uint64_t errors = errors_so_far();
-    bool ok = graphs && other && (graphs[0] = em__graph_clone(g));
-    for (int j = 0; ok && j < count; j++) {
-        memcpy(sizes, base, sizeof *base * (size_t)count);
-        sizes[j] = base[j] + 1;
-        em__shape_poly_types(n, f->signature, types, base, count, sizes, other);
-        ok = (graphs[j + 1] = trace_other_sizes(f, n, other, why, sizeof why));
-    }
-    em__graph *check = NULL;
-    if (ok) {
-        for (int j = 0; j < count; j++)
-            sizes[j] = base[j] > 2 ? base[j] / 2 : base[j] + 2;
-        em__shape_poly_types(n, f->signature, types, base, count, sizes, other);
-        ok = (check = trace_other_sizes(f, n, other, why, sizeof why));
-    }
-    if (ok && f->n_lifted != lifted) {
-        ok = false;
+    if (count > 0)
+        s->poly = fit_from_traces(f, n, types, g, count, base, why, sizeof why);
+    if (s->poly && f->n_lifted != lifted) {
+        em__shape_poly_free(s->poly);
+        s->poly = NULL;
         snprintf(why, sizeof why, "it creates variables at every trace");
     }
-    if (ok)
-        s->poly = em__shape_poly_new(n, f->signature, types, count, base,
-                                     graphs, check, sizes, why, sizeof why);
-    else {
-        for (int j = 0; graphs && j <= count; j++)
-            em__graph_free(graphs[j]);
-        free(graphs);
-        em__graph_free(check);
-    }
-    free(other);
     if (new_error(errors)) {
+        free(pending);
         em__graph_free(g);
         return NULL; /* out of memory */
     }
+    if (pending && !em_error_pending())
+        em__error("%s", pending);
+    free(pending);
     if (!s->poly)
         em__log(EM_LOG_INFO,
                 "function '%s' will be traced again for each new size under "
@@ -723,6 +788,7 @@ static em__graph *fit_sizes(em_function *f, int n, const em__type *types,
 }
 
 static em_concrete *trace_concrete(em_function *f, int n, const em__type *types,
+                                   const em_device *devices,
                                    const unsigned char *key, size_t key_size)
 {
     double start = seconds_now();
@@ -733,13 +799,14 @@ static em_concrete *trace_concrete(em_function *f, int n, const em__type *types,
     f->stats.trace_seconds += traced - start;
     if (!g)
         return NULL;
-    return concrete_new(f, g, n, types, key, key_size, traced - start);
+    return concrete_new(f, g, n, types, devices, key, key_size, traced - start);
 }
 
 /* A concrete function for new sizes from the fit, without tracing; NULL
  * (an error pending only when out of memory) when the fit cannot serve. */
 static em_concrete *concrete_for_sizes(em_function *f, int n,
                                        const em__type *types,
+                                       const em_device *devices,
                                        const unsigned char *key,
                                        size_t key_size)
 {
@@ -750,13 +817,19 @@ static em_concrete *concrete_for_sizes(em_function *f, int n,
     char why[400];
     uint64_t errors = errors_so_far();
     em__graph *g = em__shape_poly_graph(s->poly, sizes, why, sizeof why);
+    /* A size the fit keeps fixed (a slice's end) may not fit the new input:
+     * a trace at the new sizes then says what a trace says. */
+    if (g && !em__graph_verify(g, why, sizeof why)) {
+        em__graph_free(g);
+        g = NULL;
+    }
     if (!g) {
         if (!new_error(errors))
             em__log(EM_LOG_INFO, "function '%s' is traced for new sizes: %s",
                     f->name, why);
         return NULL;
     }
-    return concrete_new(f, g, n, types, key, key_size, 0);
+    return concrete_new(f, g, n, types, devices, key, key_size, 0);
 }
 
 static em_concrete *find_or_trace(em_function *f, int n,
@@ -784,26 +857,42 @@ static em_concrete *find_or_trace(em_function *f, int n,
                          same_key(c, n, inputs, key, key_size, f->signature);
 
     em__type *types = malloc(sizeof *types * (size_t)(n + 1));
-    if (!types) {
+    em_device *devices = malloc(sizeof *devices * (size_t)(n + 1));
+    if (!types || !devices) {
+        free(types);
+        free(devices);
         em__error("trace: out of memory");
         return NULL;
     }
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         types[i] = inputs[i]->type;
+        devices[i] = em_tensor_device(inputs[i]);
+    }
     uint64_t errors = errors_so_far();
-    em_concrete *c = concrete_for_sizes(f, n, types, key, key_size);
+    em_concrete *c = concrete_for_sizes(f, n, types, devices, key, key_size);
     bool traced = !c && !new_error(errors);
     if (traced)
-        c = trace_concrete(f, n, types, key, key_size);
+        c = trace_concrete(f, n, types, devices, key, key_size);
     free(types);
+    free(devices);
     if (!c)
         return NULL;
     f->stats.traces += traced;
     f->stats.concrete_functions++;
-    if (traced && !specialisation &&
+    /* While the fit serves the sizes under -1, a new size is no retrace
+     * worth a warning; where the body could not be fitted each costs one. */
+    const sized *fitted = sized_for(f, key, key_size);
+    bool unfitted = specialisation && fitted && !fitted->poly;
+    if (traced && (!specialisation || unfitted) &&
         ++f->distinct_signatures > f->retrace_warning && !f->warned) {
         f->warned = true;
-        warn_retracing(f, f->concretes, n, inputs);
+        warn_retracing(f, f->concretes, n, inputs,
+                       unfitted ? "its graph does not follow the sizes under "
+                                  "the signature's -1 (EMBER_LOG=info says "
+                                  "why)"
+                                : "give it an input signature with -1 for "
+                                  "sizes that vary, or use a static key only "
+                                  "for values with few settings");
     }
     c->next = f->concretes;
     f->concretes = c;
@@ -890,11 +979,12 @@ void em_function_free(em_function *f)
         if (c->taped)
             em__multi_grad_release(c->taped);
         if (c->native)
-            em__jit_tier.release(c->native);
+            c->tier->release(c->native);
         free(c->variables);
         em__plan_free(c->plan);
         em__graph_free(c->graph);
         free(c->types);
+        free(c->devices);
         free(c->static_key);
         free(c);
         c = next;
@@ -928,7 +1018,7 @@ static bool run_whole(em_concrete *c, em_tensor *const *inputs,
                       em_tensor **outputs)
 {
     if (c->native) {
-        int ran = em__jit_tier.run(c->native, inputs, outputs);
+        int ran = c->tier->run(c->native, inputs, outputs);
         if (ran != 0)
             return ran > 0;
     }
@@ -1068,17 +1158,6 @@ static int taped_call(em_concrete *c, em_tensor *const *inputs,
     return ok ? n_out : -1;
 }
 
-/* True when a call of c would read GPU memory: its inputs, or the
- * constants and variables its graph captured (known since it was traced). */
-static bool touches_device(const em_concrete *c, int n,
-                           em_tensor *const *inputs)
-{
-    for (int i = 0; i < n; i++)
-        if (em_tensor_device(inputs[i]) != EM_CPU)
-            return true;
-    return c->captures_device;
-}
-
 int em_function_call(em_function *f, int n_inputs, em_tensor *const *inputs,
                      int max_outputs, em_tensor **outputs)
 {
@@ -1105,10 +1184,18 @@ int em_function_call(em_function *f, int n_inputs, em_tensor *const *inputs,
                   max_outputs);
         return -1;
     }
-    /* The executor and the JIT run on the host: with GPU tensors the body
-     * runs op by op, each op on the GPU. */
-    if (touches_device(c, n_inputs, inputs))
+    /* On a GPU the CUDA tier runs whole calls. A graph it declines (control
+     * flow, values on two devices), a call under a recording tape (which
+     * needs each op's record) or EM_JIT_OFF runs the body op by op, each
+     * op on the GPU. */
+    if (c->device != EM_CPU) {
+        if (c->native && !em_tape_is_recording()) {
+            int ran = c->tier->run(c->native, inputs, outputs);
+            if (ran != 0)
+                return ran > 0 ? n_out : -1;
+        }
         return f->body(n_inputs, inputs, max_outputs, outputs, f->user);
+    }
     if (em_tape_is_recording()) {
         if (taped_call_possible(c))
             return taped_call(c, inputs, outputs);
@@ -1166,7 +1253,9 @@ int em_concrete_node_count(const em_concrete *c)
 
 int64_t em_concrete_last_run_nodes(const em_concrete *c)
 {
-    return c ? em__plan_last_run_nodes(c->plan) : -1;
+    if (!c)
+        return -1;
+    return c->plan ? em__plan_last_run_nodes(c->plan) : 0;
 }
 
 /* Node id for "out:N" or a node name; -1 with an error. */
@@ -1205,6 +1294,13 @@ int em_concrete_run(em_concrete *c, int n_inputs, em_tensor *const *inputs,
         em__error("concrete_run: needs the concrete function, its %d inputs, "
                   "and at least one value to fetch",
                   c ? c->n_inputs : 0);
+        return -1;
+    }
+    if (!c->plan) {
+        char name[32];
+        em__error("concrete_run: '%s' runs on %s; partial runs take host "
+                  "tensors (its inputs and captured values on the CPU)",
+                  c->graph->name, em_device_name(c->device, name, sizeof name));
         return -1;
     }
     int *ids = malloc(sizeof(int) * (size_t)(n_feed + n_fetch));
@@ -1249,7 +1345,7 @@ em_tier em_concrete_wait_compiled(em_concrete *c)
 {
     if (!c || !c->native)
         return EM_TIER_EXECUTOR;
-    return em__jit_tier.wait(c->native);
+    return c->tier->wait(c->native);
 }
 
 em_compile_stats em_concrete_compile_stats(const em_concrete *c)
@@ -1260,7 +1356,7 @@ em_compile_stats em_concrete_compile_stats(const em_concrete *c)
     stats.tier = EM_TIER_EXECUTOR;
     stats.reason = c->no_native ? c->no_native : "";
     if (c->native)
-        em__jit_tier.stats(c->native, &stats);
+        c->tier->stats(c->native, &stats);
     stats.trace_seconds = c->trace_seconds;
     stats.passes_seconds = c->passes_seconds;
     return stats;

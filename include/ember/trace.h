@@ -62,9 +62,11 @@ typedef int (*em_traced_body)(int n_inputs, em_tensor *const *inputs,
  * distinct -1 size, once more to check) to learn how the graph follows
  * them, and later sizes get a graph made from that, each with its own plan
  * and native code. -1 dimensions with equal sizes at the first call are
- * one size. A body whose graph does not follow the sizes that way (C code
- * that chooses ops by a size, a size written into it) is traced again for
- * each new size, with an info log saying why. */
+ * one size; sizes 0 and 1 are always traced on their own. A body whose
+ * graph does not follow the sizes that way (C code that chooses ops by a
+ * size, a size written into it) is traced again for each new size, with an
+ * info log saying why. The fit is checked only at sizes near the first
+ * call's: C code that clamps a size (min(b, 8)) may slip through it. */
 typedef struct em_input_spec {
     em_dtype dtype;
     int ndim;

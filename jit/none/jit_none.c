@@ -1,10 +1,26 @@
 /*
  * jit/none/jit_none.c - the native tier of a build without LLVM: it never
- * compiles, so every concrete function runs in the graph executor.
+ * compiles, so every concrete function runs in the graph executor; and no
+ * PTX, so on a GPU every node runs through its eager CUDA kernel.
  */
 #include <stdio.h>
+#include <stdlib.h>
 
+#include "ptx.h"
 #include "tier.h"
+
+em__ptx_module *em__jit_ptx_module(const em__graph *g)
+{
+    em__error("ptx: no fused GPU kernels for '%s': ember was built without "
+              "LLVM (EMBER_WITH_LLVM=OFF)",
+              g->name);
+    return NULL;
+}
+
+void em__ptx_module_free(em__ptx_module *m)
+{
+    free(m);
+}
 
 static em__native *compile(const em__graph *g, const char *name, bool wait,
                            char *reason, size_t size)
