@@ -259,7 +259,9 @@ static em__jit_control *control_new(const em__graph *g, int i,
         /* A branch's outputs go to the results used; a body's to the next
          * loop variables; a condition's nowhere. */
         for (int k = 0; k < node->index; k++)
-            has_dest[k] = is_while ? r == 1 : ctl->result_node[k] >= 0;
+            has_dest[k] = is_while
+                              ? r == 1
+                              : k < ctl->n_results && ctl->result_node[k] >= 0;
         char inner[160] = "";
         ok = region_init(&ctl->regions[r], node->regions[r], dynamic_in,
                          is_while && r == 0 ? NULL : has_dest, inner,
@@ -371,7 +373,7 @@ static bool run_region(region *r, em_tensor *const *args, void *const *dest,
     const em__graph *g = r->g;
     /* Outputs computed in place first: views of them (bound below) must
      * see the new buffers. */
-    for (int k = 0; k < g->n_outputs; k++)
+    for (int k = 0; dest && k < g->n_outputs; k++)
         if (r->direct[k]) {
             int o = g->outputs[k];
             em__plan_header(r->plan, o)->data = r->data[o] = dest[k];

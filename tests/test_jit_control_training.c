@@ -241,7 +241,8 @@ static int step_body(int n, em_tensor *const *in, int max, em_tensor **out,
 static int more_batches(int n, em_tensor *const *in, int max, em_tensor **out,
                         void *user)
 {
-    out[0] = em_less(in[0], em_scalar(SAMPLES / BATCH, EM_INT64));
+    const int64_t steps = SAMPLES / BATCH;
+    out[0] = em_less(in[0], em_scalar((double)steps, EM_INT64));
     return 1;
 }
 
