@@ -104,10 +104,13 @@ static void setup(void)
     char *features = LLVMGetHostCPUFeatures();
     LLVMTargetRef t = NULL;
     char *problem = NULL;
+    /* Position-independent code in the small code model, as the JIT's own
+     * target machine generates it for its linker (JITLink): the dumped
+     * assembly is then the code that runs. */
     if (LLVMGetTargetFromTriple(triple, &t, &problem) == 0)
-        target = LLVMCreateTargetMachine(
-            t, triple, cpu, features, LLVMCodeGenLevelAggressive,
-            LLVMRelocDefault, LLVMCodeModelJITDefault);
+        target = LLVMCreateTargetMachine(t, triple, cpu, features,
+                                         LLVMCodeGenLevelDefault, LLVMRelocPIC,
+                                         LLVMCodeModelSmall);
     LLVMDisposeMessage(problem);
     LLVMDisposeMessage(triple);
     LLVMDisposeMessage(cpu);
@@ -171,6 +174,53 @@ static bool report(LLVMErrorRef error, const char *what, em__native *n)
     return false;
 }
 
+static void add_fn_attribute(LLVMValueRef fn, const char *name)
+{
+    LLVMContextRef llvm = LLVMGetModuleContext(LLVMGetGlobalParent(fn));
+    unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
+                            LLVMCreateEnumAttribute(llvm, kind, 0));
+}
+
+/* What the lowering asked of LLVM for fn: 0 nothing (its code is
+ * generated as it is), 1 optimised code generation, 2 the IR passes too. */
+static int optimisation_of(LLVMValueRef fn)
+{
+    LLVMAttributeRef a = LLVMGetStringAttributeAtIndex(
+        fn, LLVMAttributeFunctionIndex, EM__JIT_OPTIMIZE,
+        strlen(EM__JIT_OPTIMIZE));
+    if (!a)
+        return 0;
+    unsigned len;
+    const char *value = LLVMGetStringAttributeValue(a, &len);
+    return len == strlen(EM__JIT_OPTIMIZE_IR) &&
+                   memcmp(value, EM__JIT_OPTIMIZE_IR, len) == 0
+               ? 2
+               : 1;
+}
+
+/* Marks the functions the lowering asked nothing for as final (optnone):
+ * LLVM's IR passes leave them alone, and code generation takes the fast
+ * instruction selector (keeping the full register allocator), several
+ * times quicker than optimised code generation of the same code. Returns
+ * whether a function wants the IR passes. */
+static bool mark_final(LLVMModuleRef module)
+{
+    bool ir = false;
+    for (LLVMValueRef fn = LLVMGetFirstFunction(module); fn;
+         fn = LLVMGetNextFunction(fn)) {
+        if (LLVMIsDeclaration(fn))
+            continue;
+        int level = optimisation_of(fn);
+        ir = ir || level == 2;
+        if (level == 0) {
+            add_fn_attribute(fn, "noinline");
+            add_fn_attribute(fn, "optnone");
+        }
+    }
+    return ir;
+}
+
 /* Builds, optimises and links n's module, writing the stages' seconds
  * into times. Runs under compile_lock. */
 static bool compile_now(em__native *n, double *times)
@@ -190,14 +240,18 @@ static bool compile_now(em__native *n, double *times)
     dump_module(module, n->name, "ll");
     double built = seconds_now();
 
-    /* O3 without the generic loop unroller: the vectoriser still unrolls
-     * (interleaves) its loops, and unrolling the many short fixed-length
-     * loops of a training step cost a third of the compile time and
-     * measured no faster. */
-    LLVMPassBuilderOptionsRef options = LLVMCreatePassBuilderOptions();
-    LLVMPassBuilderOptionsSetLoopUnrolling(options, 0);
-    LLVMErrorRef error = LLVMRunPasses(module, "default<O3>", target, options);
-    LLVMDisposePassBuilderOptions(options);
+    /* The lowering emits vector loops itself, ready for code generation;
+     * only what it left to LLVM's loop vectoriser (loops with strided
+     * operands, small matrix products) goes through O3, without the
+     * generic loop unroller: the vectoriser still unrolls (interleaves)
+     * its loops. */
+    LLVMErrorRef error = NULL;
+    if (mark_final(module)) {
+        LLVMPassBuilderOptionsRef options = LLVMCreatePassBuilderOptions();
+        LLVMPassBuilderOptionsSetLoopUnrolling(options, 0);
+        error = LLVMRunPasses(module, "default<O3>", target, options);
+        LLVMDisposePassBuilderOptions(options);
+    }
     double optimized = seconds_now();
     if (!report(error, "optimisation", n)) {
         LLVMDisposeModule(module);

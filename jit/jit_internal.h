@@ -142,23 +142,38 @@ struct em__jit_ctx {
     LLVMBasicBlockRef error_exit; /* returns 1 */
     const em__graph *g;
     const em__jit_schedule *s;
-    LLVMValueRef *node_ptr; /* node i's buffer, loaded once at entry */
-    bool exported;          /* code for an object file, not for this process */
-    char *cpu, *features;   /* the target machine's, for every function */
+    /* Node i's buffer where one is fixed (a parameter of the function
+     * being built); NULL in the JIT's entry point, which reads data[i] at
+     * each use. */
+    LLVMValueRef *node_ptr;
+    bool exported;        /* code for an object file, not for this process */
+    char *cpu, *features; /* the target machine's, for every function */
+    /* The host's vector registers, in bits (0: no vector code), and while
+     * an element is emitted, how many lanes it holds (0 or 1: a scalar). */
+    unsigned vector_bits, lanes;
 };
 
-/* The register type of a dtype's elements (bool is i8 holding 0 or 1). */
+/* The register type of a dtype's elements (bool is i8 holding 0 or 1): a
+ * vector of c->lanes of them when lanes > 1. */
 LLVMTypeRef em__jit_type(em__jit_ctx *c, em_dtype dtype);
 
-/* A constant of the dtype's register type. */
+/* The type of one element in memory, whatever c->lanes. */
+LLVMTypeRef em__jit_elem_type(em__jit_ctx *c, em_dtype dtype);
+
+/* A constant of the dtype's register type (splatted over c->lanes). */
 LLVMValueRef em__jit_const(em__jit_ctx *c, em_dtype dtype, double v);
+
+/* True when the element function of node, for input 0 of dtype dt, works
+ * on vectors: it calls no C library function. */
+bool em__jit_vectorizes(const em__node *node, em_dtype dt);
 
 /* Converts an element between dtypes as em_cast does. */
 LLVMValueRef em__jit_convert(em__jit_ctx *c, LLVMValueRef v, em_dtype from,
                              em_dtype to);
 
 /* Element `off` of the dtype's array at base, as a register value (bool
- * normalised to 0 or 1: any non-zero byte is true). */
+ * normalised to 0 or 1: any non-zero byte is true); with c->lanes > 1, the
+ * lanes elements from there. */
 LLVMValueRef em__jit_load(em__jit_ctx *c, em_dtype dtype, LLVMValueRef base,
                           LLVMValueRef off);
 
@@ -167,6 +182,14 @@ LLVMValueRef em__jit_load(em__jit_ctx *c, em_dtype dtype, LLVMValueRef base,
  * builds alike); in exported code by name, for the linker. */
 LLVMValueRef em__jit_call(em__jit_ctx *c, const char *name, void (*fn)(void),
                           LLVMTypeRef type, LLVMValueRef *args, unsigned n);
+
+/* The string attribute of a function that LLVM should optimise: its IR
+ * (loops left to the loop vectoriser) and code, or its code only (loops
+ * bound by arithmetic). The JIT generates the other functions' code as
+ * they are built, with the fast instruction selector. */
+#define EM__JIT_OPTIMIZE "ember-optimize"
+#define EM__JIT_OPTIMIZE_IR "ir"
+#define EM__JIT_OPTIMIZE_CODE "code"
 
 /* Starts a module for g with schedule s, for target machine tm. False
  * with an error when out of memory. */
@@ -182,6 +205,10 @@ bool em__jit_emit_nodes(em__jit_ctx *c);
 /* Returns 0 from the function (when ok) and verifies the module: the
  * module, or NULL with an error (the module is then disposed). */
 LLVMModuleRef em__jit_end(em__jit_ctx *c, bool ok);
+
+/* Replaces each loop function (named "loop...") whose code is the same as
+ * an earlier one's by that one (jit/share.c). */
+void em__jit_share_loops(LLVMModuleRef module);
 
 /* Builds the module for g with schedule s: the entry point `name`. NULL
  * with an error. */

@@ -16,7 +16,7 @@
 
 /* ---- element helpers ------------------------------------------------------*/
 
-LLVMTypeRef em__jit_type(em__jit_ctx *c, em_dtype dtype)
+LLVMTypeRef em__jit_elem_type(em__jit_ctx *c, em_dtype dtype)
 {
     switch (dtype) {
     case EM_INT32:
@@ -32,12 +32,24 @@ LLVMTypeRef em__jit_type(em__jit_ctx *c, em_dtype dtype)
     }
 }
 
+LLVMTypeRef em__jit_type(em__jit_ctx *c, em_dtype dtype)
+{
+    LLVMTypeRef t = em__jit_elem_type(c, dtype);
+    return c->lanes > 1 ? LLVMVectorType(t, c->lanes) : t;
+}
+
 LLVMValueRef em__jit_const(em__jit_ctx *c, em_dtype dtype, double v)
 {
-    LLVMTypeRef t = em__jit_type(c, dtype);
-    if (em_dtype_is_float(dtype))
-        return LLVMConstReal(t, v);
-    return LLVMConstInt(t, (unsigned long long)(int64_t)v, 1);
+    LLVMTypeRef t = em__jit_elem_type(c, dtype);
+    LLVMValueRef k = em_dtype_is_float(dtype)
+                         ? LLVMConstReal(t, v)
+                         : LLVMConstInt(t, (unsigned long long)(int64_t)v, 1);
+    if (c->lanes <= 1)
+        return k;
+    LLVMValueRef lanes[64];
+    for (unsigned i = 0; i < c->lanes && i < 64; i++)
+        lanes[i] = k;
+    return LLVMConstVector(lanes, c->lanes);
 }
 
 LLVMValueRef em__jit_call(em__jit_ctx *c, const char *name, void (*fn)(void),
@@ -121,12 +133,21 @@ static LLVMValueRef is_nan(em__jit_ctx *c, LLVMValueRef x)
 /* An i1 as a bool element (i8 0 or 1). */
 static LLVMValueRef bool_element(em__jit_ctx *c, LLVMValueRef bit)
 {
-    return LLVMBuildZExt(c->b, bit, c->i8, "");
+    return LLVMBuildZExt(c->b, bit, em__jit_type(c, EM_BOOL), "");
 }
 
 /* True where an element of any dtype is non-zero (NaN counts). */
 static LLVMValueRef nonzero(em__jit_ctx *c, em_dtype dt, LLVMValueRef x)
 {
+    /* A bool made from a bit here: the bit itself. Code generation of
+     * finished functions would otherwise widen and test it again. */
+    if (dt == EM_BOOL && LLVMIsAZExtInst(x)) {
+        LLVMTypeRef t = LLVMTypeOf(LLVMGetOperand(x, 0));
+        if (LLVMGetTypeKind(t) == LLVMVectorTypeKind)
+            t = LLVMGetElementType(t);
+        if (LLVMGetIntTypeWidth(t) == 1)
+            return LLVMGetOperand(x, 0);
+    }
     if (em_dtype_is_float(dt))
         return fcmp(c, LLVMRealUNE, x, em__jit_const(c, dt, 0));
     return LLVMBuildICmp(c->b, LLVMIntNE, x, em__jit_const(c, dt, 0), "");
@@ -138,8 +159,8 @@ static LLVMValueRef to_i64(em__jit_ctx *c, em_dtype dt, LLVMValueRef x)
     if (dt == EM_INT64)
         return x;
     if (dt == EM_INT32)
-        return LLVMBuildSExt(c->b, x, c->i64, "");
-    return LLVMBuildZExt(c->b, x, c->i64, "");
+        return LLVMBuildSExt(c->b, x, em__jit_type(c, EM_INT64), "");
+    return LLVMBuildZExt(c->b, x, em__jit_type(c, EM_INT64), "");
 }
 
 /* double -> integer dtype as em__store_f64 does: truncation toward zero,
@@ -148,13 +169,13 @@ static LLVMValueRef f64_to_int(em__jit_ctx *c, LLVMValueRef v, em_dtype to)
 {
     double lo = to == EM_UINT8 ? 0 : to == EM_INT32 ? -2147483648.0 : -9.2e18;
     double hi = to == EM_UINT8 ? 255 : to == EM_INT32 ? 2147483647.0 : 9.2e18;
-    LLVMValueRef in_range =
-        LLVMBuildAnd(c->b, fcmp(c, LLVMRealOGE, v, LLVMConstReal(c->f64, lo)),
-                     fcmp(c, LLVMRealOLE, v, LLVMConstReal(c->f64, hi)), "");
+    LLVMValueRef in_range = LLVMBuildAnd(
+        c->b, fcmp(c, LLVMRealOGE, v, em__jit_const(c, EM_FLOAT64, lo)),
+        fcmp(c, LLVMRealOLE, v, em__jit_const(c, EM_FLOAT64, hi)), "");
     /* fptosi of NaN or out of range is poison: convert a safe value. */
     LLVMValueRef safe =
-        LLVMBuildSelect(c->b, in_range, v, LLVMConstReal(c->f64, 0), "");
-    LLVMValueRef i = LLVMBuildFPToSI(c->b, safe, c->i64, "");
+        LLVMBuildSelect(c->b, in_range, v, em__jit_const(c, EM_FLOAT64, 0), "");
+    LLVMValueRef i = LLVMBuildFPToSI(c->b, safe, em__jit_type(c, EM_INT64), "");
     return LLVMBuildTrunc(c->b, i, em__jit_type(c, to), "");
 }
 
@@ -169,18 +190,20 @@ LLVMValueRef em__jit_convert(em__jit_ctx *c, LLVMValueRef v, em_dtype from,
     if (!float_from && !float_to)
         return LLVMBuildTrunc(c->b, to_i64(c, from, v), em__jit_type(c, to),
                               "");
+    LLVMTypeRef f32 = em__jit_type(c, EM_FLOAT32);
+    LLVMTypeRef f64 = em__jit_type(c, EM_FLOAT64);
     if (float_from && float_to)
-        return to == EM_FLOAT64 ? LLVMBuildFPExt(c->b, v, c->f64, "")
-                                : LLVMBuildFPTrunc(c->b, v, c->f32, "");
+        return to == EM_FLOAT64 ? LLVMBuildFPExt(c->b, v, f64, "")
+                                : LLVMBuildFPTrunc(c->b, v, f32, "");
     /* Integer <-> float goes through double, as em__convert does. */
     if (float_to) {
         LLVMValueRef d = from == EM_INT32 || from == EM_INT64
-                             ? LLVMBuildSIToFP(c->b, v, c->f64, "")
-                             : LLVMBuildUIToFP(c->b, v, c->f64, "");
-        return to == EM_FLOAT32 ? LLVMBuildFPTrunc(c->b, d, c->f32, "") : d;
+                             ? LLVMBuildSIToFP(c->b, v, f64, "")
+                             : LLVMBuildUIToFP(c->b, v, f64, "");
+        return to == EM_FLOAT32 ? LLVMBuildFPTrunc(c->b, d, f32, "") : d;
     }
     if (from == EM_FLOAT32)
-        v = LLVMBuildFPExt(c->b, v, c->f64, "");
+        v = LLVMBuildFPExt(c->b, v, f64, "");
     return f64_to_int(c, v, to);
 }
 
@@ -431,6 +454,28 @@ ELEMENT(el_assign_sub_scaled)
 #undef DT
 #undef K
 #undef B
+
+bool em__jit_vectorizes(const em__node *node, em_dtype dt)
+{
+    switch (node->op) {
+    case EM_OP_SIN:
+    case EM_OP_COS:
+    case EM_OP_ERF:
+    case EM_OP_POW:
+    case EM_OP_GELU:
+        return false;
+    case EM_OP_EXP:
+    case EM_OP_LOG:
+    case EM_OP_LOG1P:
+    case EM_OP_TANH:
+    case EM_OP_SIGMOID:
+    case EM_OP_ELU:
+    case EM_OP_SOFTPLUS:
+        return dt == EM_FLOAT32; /* float64 calls the C library */
+    default:
+        return true;
+    }
+}
 
 /* ---- the table ------------------------------------------------------------*/
 

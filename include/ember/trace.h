@@ -190,7 +190,7 @@ typedef struct em_compile_stats {
     double trace_seconds;    /* running the body with symbolic tensors */
     double passes_seconds;   /* graph optimisation passes */
     double ir_seconds;       /* building the LLVM module */
-    double optimize_seconds; /* LLVM's O3 pipeline */
+    double optimize_seconds; /* LLVM's O3 pipeline, where code needs it */
     double codegen_seconds;  /* machine code, linking, lookup */
     int fused_loops;         /* loop nests generated from graph nodes */
     int library_calls;       /* nodes run by calls to library kernels */
