@@ -686,7 +686,7 @@ unsigned em__jit_group_lanes(const em__jit_ctx *c, const em__jit_group *gr,
      * otherwise wait on each other. Code generation splits the wider
      * vectors. */
     unsigned unroll = reduce && gr->reduced[d] ? 4 : 2;
-    while (unroll > 1 && gr->shape[d] < (int64_t)(lanes * unroll))
+    while (unroll > 1 && gr->shape[d] < (int64_t)lanes * unroll)
         unroll /= 2;
     return lanes * unroll;
 }
