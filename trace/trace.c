@@ -362,7 +362,7 @@ static bool same_key(const em_concrete *c, int n, em_tensor *const *inputs,
         }
         if (t->dtype != c->types[i].dtype ||
             !em__type_equal_shape(t, &c->types[i]) ||
-            em_tensor_device(inputs[i]) != c->devices[i])
+            em__tensor_device(inputs[i]) != c->devices[i])
             return false;
     }
     return true;
@@ -376,7 +376,7 @@ static void warn_retracing(em_function *f, const em_concrete *previous, int n,
     char change[400] = "its static key changed";
     for (int i = 0; previous && i < n && i < previous->n_inputs; i++) {
         const em__type *was = &previous->types[i], *now = &inputs[i]->type;
-        em_device device = em_tensor_device(inputs[i]);
+        em_device device = em__tensor_device(inputs[i]);
         if (was->dtype == now->dtype && em__type_equal_shape(was, now) &&
             previous->devices[i] == device)
             continue;
@@ -564,8 +564,8 @@ static em_device concrete_device(const em__graph *g, int n,
     for (int i = 0; i < g->len; i++) {
         const em__node *node = &g->nodes[i];
         if ((node->kind == EM__NODE_CONST || node->kind == EM__NODE_VARIABLE) &&
-            node->value && em_tensor_device(node->value) != EM_CPU)
-            return em_tensor_device(node->value);
+            node->value && em__tensor_device(node->value) != EM_CPU)
+            return em__tensor_device(node->value);
     }
     return EM_CPU;
 }
@@ -866,7 +866,7 @@ static em_concrete *find_or_trace(em_function *f, int n,
     }
     for (int i = 0; i < n; i++) {
         types[i] = inputs[i]->type;
-        devices[i] = em_tensor_device(inputs[i]);
+        devices[i] = em__tensor_device(inputs[i]);
     }
     uint64_t errors = errors_so_far();
     em_concrete *c = concrete_for_sizes(f, n, types, devices, key, key_size);
