@@ -445,6 +445,19 @@ static bool set_outputs(tracer *tr, int n, em_tensor **outputs)
 }
 
 /* Runs the body with symbolic inputs; returns the graph or NULL. */
+/* Errors recorded on this thread so far. */
+static uint64_t errors_so_far(void)
+{
+    return em__thread_state()->errors;
+}
+
+/* Is an error pending that was recorded after `before` (rather than one the
+ * caller left pending)? */
+static bool new_error(uint64_t before)
+{
+    return em_error_pending() && errors_so_far() != before;
+}
+
 static em__graph *trace_graph(em_function *f, int n, const em__type *types)
 {
     em__thread *thread = em__thread_state();
@@ -469,7 +482,7 @@ static em__graph *trace_graph(em_function *f, int n, const em__type *types)
     em__hooks_installed.trace = trace_op;
     em__hooks_installed.variable_created = variable_created;
 
-    uint64_t errors_before = thread->errors;
+    uint64_t errors_before = errors_so_far();
     em_scope_begin();
     int depth = em_scope_depth();
     int outer_floor = em__scope_set_floor(depth);
@@ -506,7 +519,7 @@ static em__graph *trace_graph(em_function *f, int n, const em__type *types)
     /* An error the body left pending (a value read, say) fails the trace:
      * the graph would not compute what the function meant. One the body
      * cleared itself was handled. */
-    ok = ok && !(thread->errors != errors_before && em_error_pending());
+    ok = ok && !new_error(errors_before);
     ok = ok && set_outputs(&tr, n_out, outputs);
     em_scope_end();
 
@@ -651,19 +664,6 @@ static sized *sized_for(em_function *f, const unsigned char *key,
         if (s->key_size == key_size && !memcmp(s->key, key, key_size))
             return s;
     return NULL;
-}
-
-/* Errors recorded on this thread so far. */
-static uint64_t errors_so_far(void)
-{
-    return em__thread_state()->errors;
-}
-
-/* Is an error pending that was recorded after `before` (rather than one the
- * caller left pending)? */
-static bool new_error(uint64_t before)
-{
-    return em_error_pending() && errors_so_far() != before;
 }
 
 /* A trace at other sizes (the base types with the symbols at `sizes`), for
