@@ -50,6 +50,15 @@ typedef LLVMValueRef (*em__jit_scalar_fn)(em__jit_ctx *c, const em__node *node,
                                           const em_dtype *in_dtypes,
                                           LLVMValueRef *in);
 
+/* What an element function computes with, which decides whether its loop
+ * vectorises and how LLVM should treat the loop. */
+typedef enum em__jit_maths {
+    EM__MATHS_ARITHMETIC, /* instructions only */
+    EM__MATHS_POLYNOMIAL, /* float32: a jit/vmath.c polynomial; float64:
+                           * the C library */
+    EM__MATHS_LIBRARY,    /* the C library, in double, for every dtype */
+} em__jit_maths;
+
 typedef struct em__jit_op {
     em__lowering lowering;
     /* Elementwise and assign rows: the element function, and the dtypes
@@ -57,6 +66,7 @@ typedef struct em__jit_op {
      * through the kernel. */
     em__jit_scalar_fn scalar;
     unsigned dtypes;
+    em__jit_maths maths;
 } em__jit_op;
 
 extern const em__jit_op em__jit_ops[EM_OP_COUNT];

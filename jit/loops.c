@@ -696,19 +696,9 @@ unsigned em__jit_group_lanes(const em__jit_ctx *c, const em__jit_group *gr,
  * schedules and keeps constants in registers for. */
 bool em__jit_group_computes(const em__jit_ctx *c, const em__jit_group *gr)
 {
-    for (int k = 0; k < gr->n_members; k++) {
-        switch (c->g->nodes[gr->members[k]].op) {
-        case EM_OP_EXP:
-        case EM_OP_LOG:
-        case EM_OP_LOG1P:
-        case EM_OP_TANH:
-        case EM_OP_SIGMOID:
-        case EM_OP_ELU:
-        case EM_OP_SOFTPLUS:
+    for (int k = 0; k < gr->n_members; k++)
+        if (em__jit_ops[c->g->nodes[gr->members[k]].op].maths ==
+            EM__MATHS_POLYNOMIAL)
             return true;
-        default:
-            break;
-        }
-    }
     return false;
 }

@@ -457,21 +457,11 @@ ELEMENT(el_assign_sub_scaled)
 
 bool em__jit_vectorizes(const em__node *node, em_dtype dt)
 {
-    switch (node->op) {
-    case EM_OP_SIN:
-    case EM_OP_COS:
-    case EM_OP_ERF:
-    case EM_OP_POW:
-    case EM_OP_GELU:
+    switch (em__jit_ops[node->op].maths) {
+    case EM__MATHS_LIBRARY:
         return false;
-    case EM_OP_EXP:
-    case EM_OP_LOG:
-    case EM_OP_LOG1P:
-    case EM_OP_TANH:
-    case EM_OP_SIGMOID:
-    case EM_OP_ELU:
-    case EM_OP_SOFTPLUS:
-        return dt == EM_FLOAT32; /* float64 calls the C library */
+    case EM__MATHS_POLYNOMIAL:
+        return dt == EM_FLOAT32;
     default:
         return true;
     }
@@ -483,7 +473,15 @@ bool em__jit_vectorizes(const em__node *node, em_dtype dt)
 #define ALL EM__JIT_ALL_DTYPES
 #define EW(fn, dtypes)                                                         \
     {                                                                          \
-        EM__LOWER_ELEMENTWISE, fn, dtypes                                      \
+        EM__LOWER_ELEMENTWISE, fn, dtypes, EM__MATHS_ARITHMETIC                \
+    }
+#define POLYNOMIAL(fn)                                                         \
+    {                                                                          \
+        EM__LOWER_ELEMENTWISE, fn, FLOATS, EM__MATHS_POLYNOMIAL                \
+    }
+#define LIBRARY(fn)                                                            \
+    {                                                                          \
+        EM__LOWER_ELEMENTWISE, fn, FLOATS, EM__MATHS_LIBRARY                   \
     }
 #define ASSIGN(fn)                                                             \
     {                                                                          \
@@ -496,23 +494,23 @@ const em__jit_op em__jit_ops[EM_OP_COUNT] = {
     [EM_OP_NEG] = EW(el_neg, FLOATS),
     [EM_OP_ABS] = EW(el_abs, FLOATS),
     [EM_OP_SIGN] = EW(el_sign, FLOATS),
-    [EM_OP_EXP] = EW(el_exp, FLOATS),
-    [EM_OP_LOG] = EW(el_log, FLOATS),
-    [EM_OP_LOG1P] = EW(el_log1p, FLOATS),
+    [EM_OP_EXP] = POLYNOMIAL(el_exp),
+    [EM_OP_LOG] = POLYNOMIAL(el_log),
+    [EM_OP_LOG1P] = POLYNOMIAL(el_log1p),
     [EM_OP_SQRT] = EW(el_sqrt, FLOATS),
     [EM_OP_RSQRT] = EW(el_rsqrt, FLOATS),
     [EM_OP_SQUARE] = EW(el_square, FLOATS),
     [EM_OP_RECIPROCAL] = EW(el_reciprocal, FLOATS),
-    [EM_OP_SIN] = EW(el_sin, FLOATS),
-    [EM_OP_COS] = EW(el_cos, FLOATS),
-    [EM_OP_TANH] = EW(el_tanh, FLOATS),
-    [EM_OP_SIGMOID] = EW(el_sigmoid, FLOATS),
+    [EM_OP_SIN] = LIBRARY(el_sin),
+    [EM_OP_COS] = LIBRARY(el_cos),
+    [EM_OP_TANH] = POLYNOMIAL(el_tanh),
+    [EM_OP_SIGMOID] = POLYNOMIAL(el_sigmoid),
     [EM_OP_RELU] = EW(el_relu, FLOATS),
     [EM_OP_LEAKY_RELU] = EW(el_leaky_relu, FLOATS),
-    [EM_OP_ELU] = EW(el_elu, FLOATS),
-    [EM_OP_GELU] = EW(el_gelu, FLOATS),
-    [EM_OP_SOFTPLUS] = EW(el_softplus, FLOATS),
-    [EM_OP_ERF] = EW(el_erf, FLOATS),
+    [EM_OP_ELU] = POLYNOMIAL(el_elu),
+    [EM_OP_GELU] = LIBRARY(el_gelu),
+    [EM_OP_SOFTPLUS] = POLYNOMIAL(el_softplus),
+    [EM_OP_ERF] = LIBRARY(el_erf),
     [EM_OP_STEP] = EW(el_step, FLOATS),
     [EM_OP_LOGICAL_NOT] = EW(el_logical_not, ALL),
 
@@ -520,7 +518,7 @@ const em__jit_op em__jit_ops[EM_OP_COUNT] = {
     [EM_OP_SUB] = EW(el_sub, FLOATS),
     [EM_OP_MUL] = EW(el_mul, FLOATS),
     [EM_OP_DIV] = EW(el_div, FLOATS),
-    [EM_OP_POW] = EW(el_pow, FLOATS),
+    [EM_OP_POW] = LIBRARY(el_pow),
     [EM_OP_MAXIMUM] = EW(el_maximum, FLOATS),
     [EM_OP_MINIMUM] = EW(el_minimum, FLOATS),
     [EM_OP_EQUAL] = EW(el_equal, NUMBERS),
