@@ -21,6 +21,7 @@
 #include <llvm-c/Analysis.h>
 
 #include "loops.h"
+#include "vmath.h"
 
 /* ---- calls into the runtime -----------------------------------------------*/
 
@@ -622,8 +623,10 @@ LLVMModuleRef em__jit_end(em__jit_ctx *c, bool ok)
     free(c->node_ptr);
     c->node_ptr = NULL;
 
-    if (ok)
+    if (ok) {
+        em__vmath_fold_products(c->module);
         em__jit_share_loops(c->module);
+    }
     char *problem = NULL;
     if (!ok || LLVMVerifyModule(c->module, LLVMReturnStatusAction, &problem)) {
         if (problem)

@@ -23,6 +23,7 @@
 
 #include "jit_internal.h"
 #include "ptx.h"
+#include "vmath.h"
 
 /* Weak, so that an LLVM built without NVPTX still links: then they are
  * NULL and em__jit_ptx says so. */
@@ -450,8 +451,10 @@ em__ptx_module *em__jit_ptx_module(const em__graph *g)
         free(c.node_ptr);
         if (made < 0 || comments.failed)
             em__error("ptx: out of memory building '%s'", g->name);
-        else
+        else {
+            em__vmath_fold_products(c.module);
             m->text = emit_ptx(tm, c.module, g->name, &comments);
+        }
         LLVMDisposeModule(c.module);
     }
     m->kernels = kernels;

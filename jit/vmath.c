@@ -7,8 +7,13 @@
  * and the loop vectoriser can widen a loop that uses it.
  *
  * Polynomial coefficients are the classic Cephes single precision minimax
- * sets; the error analysis in each comment assumes round to nearest and no
- * contraction (nothing here sets fast-math flags).
+ * sets; the error analysis in each comment assumes round to nearest.
+ * Multiply-adds are fused only where written (llvm.fmuladd: one rounding
+ * on CPUs with FMA, two elsewhere); nothing sets fast-math flags.
+ *
+ * tanh and sigmoid end in one division of bounded operands, which lets
+ * em__vmath_fold_products turn a product of two of them into a single
+ * division.
  */
 #include "vmath.h"
 
@@ -147,25 +152,32 @@ static LLVMValueRef call2(const vm *v, const char *name, LLVMValueRef a,
     return intrinsic(v, name, args, 2);
 }
 
-/* c[0] x^(n-1) + ... + c[n-1] by Horner's rule. */
+/* a * b + c, as one fused multiply-add where the CPU has one: a single
+ * rounding there, two elsewhere. */
+static LLVMValueRef fmuladd(const vm *v, LLVMValueRef a, LLVMValueRef b,
+                            LLVMValueRef c)
+{
+    LLVMValueRef args[3] = {a, b, c};
+    return intrinsic(v, "llvm.fmuladd", args, 3);
+}
+
 /* c[0] x^(n-1) + ... + c[n-1], each step p x + c as one fused multiply-add
  * where the CPU has one (llvm.fmuladd), two operations elsewhere. */
 static LLVMValueRef horner(const vm *v, LLVMValueRef x, const double *c, int n)
 {
     LLVMValueRef p = kf(v, c[0]);
-    for (int i = 1; i < n; i++) {
-        LLVMValueRef args[3] = {p, x, kf(v, c[i])};
-        p = intrinsic(v, "llvm.fmuladd", args, 3);
-    }
+    for (int i = 1; i < n; i++)
+        p = fmuladd(v, p, x, kf(v, c[i]));
     return p;
 }
 
-/* x limited to [lo, hi]; minnum/maxnum return the number when the other
- * operand is NaN, so the result is never NaN and fptosi on it is defined. */
+/* x limited to [lo, hi], NaN kept: the comparisons are false for NaN, so
+ * it passes through both selects (on x86 each is one min or max
+ * instruction). */
 static LLVMValueRef clamp(const vm *v, LLVMValueRef x, double lo, double hi)
 {
-    LLVMValueRef c = call2(v, "llvm.minnum", x, kf(v, hi));
-    return call2(v, "llvm.maxnum", c, kf(v, lo));
+    LLVMValueRef c = sel(v, fcmp(v, LLVMRealOGT, x, kf(v, hi)), kf(v, hi), x);
+    return sel(v, fcmp(v, LLVMRealOLT, c, kf(v, lo)), kf(v, lo), c);
 }
 
 /* NaN inputs come back unchanged whatever the computation made of them. */
@@ -174,67 +186,96 @@ static LLVMValueRef keep_nan(const vm *v, LLVMValueRef x, LLVMValueRef r)
     return sel(v, fcmp(v, LLVMRealUNO, x, x), x, r);
 }
 
-/* 2^n for integer n in [-126, 127], built in the exponent field. */
-static LLVMValueRef pow2(const vm *v, LLVMValueRef n)
+/* 1.5 * 2^23. A float of magnitude below 2^22 plus SHIFTER rounds to an
+ * integer n, and the sum's bits are SHIFTER_BITS + n: n sits in the low
+ * mantissa bits, so it needs no conversion to an integer. */
+#define SHIFTER 12582912.0
+#define SHIFTER_BITS 0x4b400000
+
+/* The float whose exponent field is i + offset: 2^(i + offset - 127), for
+ * i + offset in [1, 254]. */
+static LLVMValueRef pow2_bits(const vm *v, LLVMValueRef i, int32_t offset)
 {
-    LLVMValueRef e = LLVMBuildAdd(v->b, n, ki(v, 127), "");
+    LLVMValueRef e = LLVMBuildAdd(v->b, i, ki(v, offset), "");
     return from_bits(v, LLVMBuildShl(v->b, e, ki(v, 23), ""));
 }
 
-/* y * 2^n for n in [-252, 254], as two exact power-of-two factors so that
- * only the final product rounds: subnormal results round once and overflow
- * gives inf. */
-static LLVMValueRef scale(const vm *v, LLVMValueRef y, LLVMValueRef n)
+/* y * 2^n, n given as k = SHIFTER_BITS + n, for the n that x in [lo, hi]
+ * reduces to. Only the last product rounds, so subnormal results round
+ * once and overflow gives inf: where 2^n is a normal float over the whole
+ * range that is y * 2^n itself; where the range of n fits the exponent
+ * field, y * 2^-bias (exact for the y of exp and expm1) times
+ * 2^(n + bias); else two power-of-two factors. */
+static LLVMValueRef scale(const vm *v, LLVMValueRef y, LLVMValueRef k,
+                          double lo, double hi)
 {
+    int n_lo = (int)floor(lo * LOG2E), n_hi = (int)ceil(hi * LOG2E);
+    int bias = n_lo < -126 ? -126 - n_lo : n_hi > 127 ? 127 - n_hi : 0;
+    if (n_hi - n_lo <= 253) {
+        if (bias)
+            y = mul(v, y, kf(v, ldexp(1.0, -bias)));
+        return mul(v, y, pow2_bits(v, k, 127 + bias - SHIFTER_BITS));
+    }
+    LLVMValueRef n = LLVMBuildSub(v->b, k, ki(v, SHIFTER_BITS), "");
     LLVMValueRef n1 = LLVMBuildAShr(v->b, n, ki(v, 1), "");
     LLVMValueRef n2 = LLVMBuildSub(v->b, n, n1, "");
-    return mul(v, mul(v, y, pow2(v, n1)), pow2(v, n2));
+    return mul(v, mul(v, y, pow2_bits(v, n1, 127)), pow2_bits(v, n2, 127));
 }
 
 /* Shared by exp and expm1: x = n ln2 + r with |r| <= ~ln2/2, and
- * expm1(r) ~= rr + q with rr the rounded r and q the small remainder
- * r^2 P(r) plus r's rounding error, kept apart so expm1 can add rr to a
- * power-of-two term exactly before q. x must already be clamped (not NaN). */
+ * e^r - 1 ~= rr + r2 p with rr the rounded r, r2 = rr^2 and p a
+ * polynomial in rr. expm1 also takes c, r's rounding error, so that it
+ * can add rr to a power-of-two term exactly before the small terms. */
 typedef struct exp_parts {
-    LLVMValueRef n; /* i32 */
-    LLVMValueRef rr, q;
+    LLVMValueRef k; /* i32: SHIFTER_BITS + n */
+    LLVMValueRef rr, r2, p;
+    LLVMValueRef c; /* NULL unless asked for */
 } exp_parts;
 
+/* x must lie in [-104, 89] or be NaN (which the result then is). */
 static exp_parts exp_reduce(const vm *v, LLVMValueRef x, bool compensate)
 {
     /* (e^r - 1 - r) / r^2 on [-ln2/2, ln2/2] */
     static const double p[] = {1.9875691500e-4, 1.3981999507e-3,
                                8.3334519073e-3, 4.1665795894e-2,
                                1.6666665459e-1, 5.0000001201e-1};
-    LLVMValueRef nf = call1(v, "llvm.rint", mul(v, x, kf(v, LOG2E)));
+    LLVMValueRef shifted = fmuladd(v, x, kf(v, LOG2E), kf(v, SHIFTER));
+    LLVMValueRef nf = sub(v, shifted, kf(v, SHIFTER));
     /* exact: n * LN2_HI has at most 17 significant bits and lies within a
      * factor of about two of x (Cody-Waite) */
-    LLVMValueRef hi = sub(v, x, mul(v, nf, kf(v, LN2_HI)));
-    LLVMValueRef lo = mul(v, nf, kf(v, -LN2_LO));
-    LLVMValueRef rr = add(v, hi, lo);
-    LLVMValueRef r2 = mul(v, rr, rr);
-    LLVMValueRef q = mul(v, r2, horner(v, rr, p, 6));
+    LLVMValueRef hi = fmuladd(v, nf, kf(v, -LN2_HI), x);
+    exp_parts e = {to_bits(v, shifted), NULL, NULL, NULL, NULL};
     if (compensate) {
         /* two-sum: rr + c == hi + lo exactly, whichever is larger; expm1
          * near 0 needs it, exp's result does not */
-        LLVMValueRef lo_part = sub(v, rr, hi);
-        LLVMValueRef c =
-            add(v, sub(v, hi, sub(v, rr, lo_part)), sub(v, lo, lo_part));
-        q = add(v, q, c);
+        LLVMValueRef lo = mul(v, nf, kf(v, -LN2_LO));
+        e.rr = add(v, hi, lo);
+        LLVMValueRef lo_part = sub(v, e.rr, hi);
+        e.c = add(v, sub(v, hi, sub(v, e.rr, lo_part)), sub(v, lo, lo_part));
+    } else {
+        e.rr = fmuladd(v, nf, kf(v, -LN2_LO), hi);
     }
-    exp_parts e = {LLVMBuildFPToSI(v->b, nf, v->i32, ""), rr, q};
+    e.r2 = mul(v, e.rr, e.rr);
+    e.p = horner(v, e.rr, p, 6);
     return e;
 }
 
-/* exp(x): 2^n * (1 + (rr + q)). Inputs are clamped to [-104, 89], beyond
- * which the float result is 0 or inf anyway, so n is in [-150, 128] and
- * scale() produces the subnormal and overflowing results. */
+/* e^x for x in [lo, hi], a range inside [-104, 89], or NaN:
+ * 2^n (1 + rr + r2 p). */
+static LLVMValueRef exp_in(const vm *v, LLVMValueRef x, double lo, double hi)
+{
+    exp_parts e = exp_reduce(v, x, false);
+    LLVMValueRef y = add(v, kf(v, 1.0), fmuladd(v, e.r2, e.p, e.rr));
+    return scale(v, y, e.k, lo, hi);
+}
+
+/* exp(x): inputs are clamped to [-104, 89], beyond which the float result
+ * is 0 or inf anyway, so n is in [-150, 128] and scale() produces the
+ * subnormal and overflowing results. */
 LLVMValueRef em__vmath_exp(LLVMBuilderRef b, LLVMValueRef x)
 {
     vm v = vm_for(b, x);
-    exp_parts e = exp_reduce(&v, clamp(&v, x, -104.0, 89.0), false);
-    LLVMValueRef y = add(&v, kf(&v, 1.0), add(&v, e.rr, e.q));
-    return keep_nan(&v, x, scale(&v, y, e.n));
+    return exp_in(&v, clamp(&v, x, -104.0, 89.0), -104.0, 89.0);
 }
 
 /* expm1(x) = 2^n * ((1 - 2^-n) + rr + q). 1 - 2^-n is exact for the n
@@ -246,16 +287,17 @@ LLVMValueRef em__vmath_expm1(LLVMBuilderRef b, LLVMValueRef x)
 {
     vm v = vm_for(b, x);
     exp_parts e = exp_reduce(&v, clamp(&v, x, -25.0, 89.0), true);
+    LLVMValueRef q = fmuladd(&v, e.r2, e.p, e.c);
     /* for n >= 26, 1 - 2^-n rounds to 1 as 1 - 2^-26 does */
-    LLVMValueRef k =
-        LLVMBuildSelect(b, LLVMBuildICmp(b, LLVMIntSLT, e.n, ki(&v, 26), ""),
-                        e.n, ki(&v, 26), "");
+    LLVMValueRef n = LLVMBuildSub(b, e.k, ki(&v, SHIFTER_BITS), "");
+    LLVMValueRef k = LLVMBuildSelect(
+        b, LLVMBuildICmp(b, LLVMIntSLT, n, ki(&v, 26), ""), n, ki(&v, 26), "");
     LLVMValueRef neg_k = LLVMBuildNeg(b, k, "");
-    LLVMValueRef t = add(&v, sub(&v, kf(&v, 1.0), pow2(&v, neg_k)), e.rr);
-    LLVMValueRef r = scale(&v, add(&v, t, e.q), e.n);
+    LLVMValueRef t =
+        add(&v, sub(&v, kf(&v, 1.0), pow2_bits(&v, neg_k, 127)), e.rr);
+    LLVMValueRef r = scale(&v, add(&v, t, q), e.k, -25.0, 89.0);
     /* the sum above turns -0 into +0 */
-    r = sel(&v, fcmp(&v, LLVMRealOEQ, x, kf(&v, 0.0)), x, r);
-    return keep_nan(&v, x, r);
+    return sel(&v, fcmp(&v, LLVMRealOEQ, x, kf(&v, 0.0)), x, r);
 }
 
 /* Splits positive normal x into x = 2^e * (1 + f) with 1 + f in
@@ -337,9 +379,26 @@ LLVMValueRef em__vmath_log1p(LLVMBuilderRef b, LLVMValueRef x)
     return keep_nan(&v, x, r);
 }
 
+/* The metadata kind that marks a division as the last step of tanh or
+ * sigmoid: a quotient of a numerator of magnitude at most 1 and a
+ * denominator in [1, 2]. */
+#define FRACTION "ember.fraction"
+
+/* num / den, marked for em__vmath_fold_products. */
+static LLVMValueRef fraction(const vm *v, LLVMValueRef num, LLVMValueRef den)
+{
+    LLVMValueRef q = quot(v, num, den);
+    if (LLVMIsAInstruction(q)) {
+        unsigned kind =
+            LLVMGetMDKindIDInContext(v->ctx, FRACTION, strlen(FRACTION));
+        LLVMSetMetadata(q, kind, LLVMMDNodeInContext(v->ctx, NULL, 0));
+    }
+    return q;
+}
+
 /* tanh(x): on a = |x|, a + a^3 P(a^2) below 0.625, else
- * 1 - 2 / (exp(2a) + 1), which reaches 1 once exp overflows; the sign is
- * copied back at the end (so tanh(-0) = -0). */
+ * (1 - e) / (1 + e) with e = exp(-2a), which is 1 / 1 once e is below
+ * 2^-25 (a > 9); the sign is copied back at the end (so tanh(-0) = -0). */
 LLVMValueRef em__vmath_tanh(LLVMBuilderRef b, LLVMValueRef x)
 {
     /* (tanh(a) - a) / a^3 as a polynomial in a^2 on [0, 0.625] */
@@ -349,27 +408,78 @@ LLVMValueRef em__vmath_tanh(LLVMBuilderRef b, LLVMValueRef x)
     vm v = vm_for(b, x);
     LLVMValueRef a = call1(&v, "llvm.fabs", x);
     LLVMValueRef z = mul(&v, a, a);
-    LLVMValueRef near0 =
-        add(&v, mul(&v, mul(&v, horner(&v, z, p, 5), z), a), a);
-    LLVMValueRef t = em__vmath_exp(b, add(&v, a, a));
+    LLVMValueRef near0 = fmuladd(&v, mul(&v, horner(&v, z, p, 5), z), a, a);
+    /* e = 2^n y: 1 - e and 1 + e with the product 2^n y exact, each
+     * rounded once */
+    LLVMValueRef m = clamp(&v, mul(&v, a, kf(&v, -2.0)), -20.0, 0.0);
+    exp_parts e = exp_reduce(&v, m, false);
     LLVMValueRef one = kf(&v, 1.0);
-    LLVMValueRef far = sub(&v, one, quot(&v, kf(&v, 2.0), add(&v, t, one)));
-    LLVMValueRef r =
-        sel(&v, fcmp(&v, LLVMRealOLT, a, kf(&v, 0.625)), near0, far);
-    return keep_nan(&v, x, call2(&v, "llvm.copysign", r, x));
+    LLVMValueRef y = add(&v, one, fmuladd(&v, e.r2, e.p, e.rr));
+    LLVMValueRef p2 = scale(&v, one, e.k, -20.0, 0.0);
+    LLVMValueRef far_num = fmuladd(&v, LLVMBuildFNeg(b, p2, ""), y, one);
+    LLVMValueRef far_den = fmuladd(&v, p2, y, one);
+    LLVMValueRef near = fcmp(&v, LLVMRealOLT, a, kf(&v, 0.625));
+    LLVMValueRef num = sel(&v, near, near0, far_num);
+    LLVMValueRef den = sel(&v, near, one, far_den);
+    return fraction(&v, call2(&v, "llvm.copysign", num, x), den);
 }
 
 /* sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, with
  * e = exp(-|x|) <= 1: no cancellation and no overflow on either side, and
- * for very negative x the result is e itself, subnormals included. */
+ * for very negative x the result is e itself, subnormals included. A NaN
+ * x makes e, and so the denominator, NaN. */
 LLVMValueRef em__vmath_sigmoid(LLVMBuilderRef b, LLVMValueRef x)
 {
     vm v = vm_for(b, x);
-    LLVMValueRef a = call1(&v, "llvm.fabs", x);
-    LLVMValueRef e = em__vmath_exp(b, LLVMBuildFNeg(b, a, ""));
+    LLVMValueRef m = LLVMBuildFNeg(b, call1(&v, "llvm.fabs", x), "");
+    LLVMValueRef e = exp_in(&v, clamp(&v, m, -104.0, 0.0), -104.0, 0.0);
     LLVMValueRef one = kf(&v, 1.0);
-    LLVMValueRef d = add(&v, one, e);
     LLVMValueRef neg = fcmp(&v, LLVMRealOLT, x, kf(&v, 0.0));
-    LLVMValueRef r = quot(&v, sel(&v, neg, e, one), d);
-    return keep_nan(&v, x, r);
+    return fraction(&v, sel(&v, neg, e, one), add(&v, one, e));
+}
+
+/* Whether v is a marked fraction whose only user is `user`. */
+static bool lone_fraction(LLVMValueRef v, LLVMValueRef user, unsigned kind)
+{
+    if (!LLVMIsAInstruction(v) || LLVMGetInstructionOpcode(v) != LLVMFDiv ||
+        !LLVMGetMetadata(v, kind))
+        return false;
+    LLVMUseRef use = LLVMGetFirstUse(v);
+    return use && LLVMGetUser(use) == user && !LLVMGetNextUse(use);
+}
+
+void em__vmath_fold_products(LLVMModuleRef module)
+{
+    LLVMContextRef ctx = LLVMGetModuleContext(module);
+    unsigned kind = LLVMGetMDKindIDInContext(ctx, FRACTION, strlen(FRACTION));
+    LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
+    for (LLVMValueRef fn = LLVMGetFirstFunction(module); fn;
+         fn = LLVMGetNextFunction(fn))
+        for (LLVMBasicBlockRef bb = LLVMGetFirstBasicBlock(fn); bb;
+             bb = LLVMGetNextBasicBlock(bb))
+            for (LLVMValueRef in = LLVMGetFirstInstruction(bb); in;) {
+                LLVMValueRef next = LLVMGetNextInstruction(in);
+                LLVMValueRef f = NULL, g = NULL;
+                if (LLVMGetInstructionOpcode(in) == LLVMFMul) {
+                    f = LLVMGetOperand(in, 0);
+                    g = LLVMGetOperand(in, 1);
+                }
+                if (f && f != g && lone_fraction(f, in, kind) &&
+                    lone_fraction(g, in, kind)) {
+                    /* numerators' product at most 1 in magnitude,
+                     * denominators' in [1, 4]: nothing overflows, and a
+                     * numerator that underflows makes a result no larger */
+                    LLVMPositionBuilderBefore(b, in);
+                    LLVMValueRef num = LLVMBuildFMul(b, LLVMGetOperand(f, 0),
+                                                     LLVMGetOperand(g, 0), "");
+                    LLVMValueRef den = LLVMBuildFMul(b, LLVMGetOperand(f, 1),
+                                                     LLVMGetOperand(g, 1), "");
+                    LLVMReplaceAllUsesWith(in, LLVMBuildFDiv(b, num, den, ""));
+                    LLVMInstructionEraseFromParent(in);
+                    LLVMInstructionEraseFromParent(f);
+                    LLVMInstructionEraseFromParent(g);
+                }
+                in = next;
+            }
+    LLVMDisposeBuilder(b);
 }
