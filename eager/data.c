@@ -444,6 +444,18 @@ static bool iter_check(int n, em_tensor *const *tensors, int64_t batch)
             em__error_op("batch_iter_new", tensors, n, detail);
             return false;
         }
+        if (em__tensor_device(tensors[i]) != EM_CPU) {
+            char name[32];
+            snprintf(detail, sizeof detail,
+                     "tensor %d is on %s; batches are cut on the host: keep "
+                     "the data set on the cpu and move each batch with "
+                     "em_tensor_to",
+                     i,
+                     em_device_name(em__tensor_device(tensors[i]), name,
+                                    sizeof name));
+            em__error_op("batch_iter_new", tensors, n, detail);
+            return false;
+        }
         if (tensors[i]->type.shape[0] != tensors[0]->type.shape[0]) {
             snprintf(detail, sizeof detail,
                      "tensor %d has %lld rows, tensor 0 has %lld", i,

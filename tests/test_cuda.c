@@ -315,6 +315,16 @@ START_TEST(reading_values_copies_back_and_raw_data_is_refused)
 }
 END_TEST
 
+START_TEST(a_batch_iterator_over_gpu_data_is_refused)
+{
+    em_tensor *x = gpu(em_ones(EM_FLOAT32, 2, (int64_t[]){4, 2}));
+    em_tensor *y = em_ones(EM_FLOAT32, 1, (int64_t[]){4});
+    ck_assert_ptr_null(
+        em_batch_iter_new(2, (em_tensor *[]){y, x}, 2, false, 0, false));
+    assert_error("batch_iter_new", "tensor 1 is on cuda:0", "em_tensor_to");
+}
+END_TEST
+
 START_TEST(gather_out_of_range_is_reported_at_the_next_read)
 {
     em_tensor *x = gpu(em_ones(EM_FLOAT32, 1, (int64_t[]){4}));
@@ -639,6 +649,7 @@ int main(void)
     tcase_add_test(tc, tape_and_optimiser_steps_match_the_cpu);
     tcase_add_test(tc, inputs_on_two_devices_name_both);
     tcase_add_test(tc, reading_values_copies_back_and_raw_data_is_refused);
+    tcase_add_test(tc, a_batch_iterator_over_gpu_data_is_refused);
     tcase_add_test(tc, gather_out_of_range_is_reported_at_the_next_read);
     tcase_add_test(tc, traced_function_on_gpu_inputs_matches_the_cpu);
     TCase *tier = test_case(s, "cuda tier");

@@ -22,7 +22,9 @@ typedef struct em_batch_iter em_batch_iter;
  * batch rows at a time, reshuffled at every em_batch_iter_reset when
  * `shuffle` (the order is a function of seed and epoch). The last batch is
  * smaller unless drop_last. The tensors are retained until
- * em_batch_iter_free. NULL with an error on mismatched lengths or batch < 1.
+ * em_batch_iter_free. NULL with an error on mismatched lengths, batch < 1
+ * or a tensor on a GPU (batches are cut on the host: keep the data set on
+ * the cpu and move each batch with em_tensor_to).
  */
 em_batch_iter *em_batch_iter_new(int n, em_tensor *const *tensors,
                                  int64_t batch, bool shuffle, uint64_t seed,
