@@ -17,13 +17,16 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "mlp_model.h"
 
 #ifdef EMBER_BENCH_CUDA
 #include "reference_mlp_cuda.h"
 #endif
 
 /* mlp-step-cuda cycles through this many pre-made random batches. */
-enum { DATA_BATCHES = 4, PARAMS = 6 };
+enum { DATA_BATCHES = 4, PARAMS = MLP_PARAMS };
 
 static const double LR = 0.01;
 static const double MOMENTUM = 0.9;
@@ -43,6 +46,7 @@ typedef struct gpu_data {
     int64_t shapes[PARAMS][2];
     float *x[DATA_BATCHES];
     int64_t *labels[DATA_BATCHES];
+    mlp_start start; /* the above, for mlp_model_init */
 } gpu_data;
 
 static int64_t param_size(const gpu_data *d, int i)
@@ -84,6 +88,16 @@ static void gpu_data_init(gpu_data *d, const int *widths, int64_t batch)
             d->labels[k][i] =
                 (int64_t)(bench_splitmix64(&state) % (uint64_t)widths[3]);
     }
+    d->start = (mlp_start){.n_batches = DATA_BATCHES,
+                           .batch = batch,
+                           .width = widths[0],
+                           .x = (const float *const *)d->x,
+                           .labels = (const int64_t *const *)d->labels,
+                           .lr = LR,
+                           .momentum = MOMENTUM};
+    for (int i = 0; i < PARAMS; i++)
+        d->start.params[i] = d->init[i];
+    memcpy(d->start.shapes, d->shapes, sizeof d->start.shapes);
 }
 
 static void gpu_data_free(gpu_data *d)
@@ -94,131 +108,6 @@ static void gpu_data_free(gpu_data *d)
         free(d->x[k]);
         free(d->labels[k]);
     }
-}
-
-/* ---- ember ---------------------------------------------------------------*/
-
-typedef struct gpu_mlp {
-    em_tensor *params[PARAMS]; /* W1, b1, W2, b2, W3, b3 on the GPU */
-    em_optimizer *opt;
-    em_tensor *x[DATA_BATCHES], *labels[DATA_BATCHES];
-    em_function *f; /* the traced step, or NULL for eager */
-    int next;
-} gpu_mlp;
-
-/* in[0] images, in[1] labels -> out[0] the loss; bench_mlp.c's step. */
-static int step_body(int n_inputs, em_tensor *const *in, int max_outputs,
-                     em_tensor **out, void *user)
-{
-    (void)n_inputs, (void)max_outputs;
-    gpu_mlp *e = user;
-    em_tensor *const *p = e->params;
-    em_tape *tape = em_tape_begin(false);
-    em_tensor *h1 = em_relu(em_add(em_matmul(in[0], p[0], false, false), p[1]));
-    em_tensor *h2 = em_relu(em_add(em_matmul(h1, p[2], false, false), p[3]));
-    em_tensor *logits = em_add(em_matmul(h2, p[4], false, false), p[5]);
-    em_tensor *loss = em_softmax_cross_entropy(logits, in[1]);
-    em_tensor *grads[PARAMS] = {NULL};
-    em_tape_gradient(tape, loss, PARAMS, p, grads);
-    em_tape_free(tape);
-    em_optimizer_apply(e->opt, PARAMS, grads, p);
-    out[0] = loss;
-    return em_error_pending() ? -1 : 1;
-}
-
-/* A host array as a tensor on device (owned by the caller). */
-static em_tensor *on_device(const void *data, em_dtype dtype, int ndim,
-                            const int64_t *shape, em_device device)
-{
-    em_tensor *host = em_tensor_from_data(data, dtype, ndim, shape);
-    em_tensor *t = em_tensor_to(host, device);
-    em_tensor_free(host);
-    return t;
-}
-
-static void gpu_mlp_init(gpu_mlp *e, const gpu_data *d, bench_mode mode,
-                         em_device device)
-{
-    static const char *const names[PARAMS] = {"W1", "b1", "W2",
-                                              "b2", "W3", "b3"};
-    *e = (gpu_mlp){0};
-    for (int i = 0; i < PARAMS; i++) {
-        em_tensor *t = on_device(d->init[i], EM_FLOAT32, i % 2 ? 1 : 2,
-                                 d->shapes[i], device);
-        e->params[i] = em_variable_new(names[i], t, true);
-        em_tensor_free(t);
-    }
-    for (int k = 0; k < DATA_BATCHES; k++) {
-        e->x[k] = on_device(d->x[k], EM_FLOAT32, 2,
-                            (int64_t[]){d->batch, d->widths[0]}, device);
-        e->labels[k] = on_device(d->labels[k], EM_INT64, 1, &d->batch, device);
-    }
-    e->opt = em_optimizer_sgd(LR, MOMENTUM, false);
-    e->f = mode == MODE_EAGER
-               ? NULL
-               : bench_trace(step_body, e, "mlp_step_cuda", mode, 0, NULL);
-    bench_fail_on_error("mlp-step-cuda: setting up the model");
-}
-
-static void gpu_mlp_free(gpu_mlp *e)
-{
-    em_function_free(e->f);
-    for (int i = 0; i < PARAMS; i++)
-        em_tensor_free(e->params[i]);
-    for (int k = 0; k < DATA_BATCHES; k++) {
-        em_tensor_free(e->x[k]);
-        em_tensor_free(e->labels[k]);
-    }
-    em_optimizer_free(e->opt);
-}
-
-/* One step on the next batch; the loss tensor belongs to the open scope. */
-static em_tensor *gpu_mlp_step(gpu_mlp *e)
-{
-    em_tensor *in[2] = {e->x[e->next], e->labels[e->next]};
-    e->next = (e->next + 1) % DATA_BATCHES;
-    em_tensor *loss = NULL;
-    if (e->f)
-        em_function_call(e->f, 2, in, 1, &loss);
-    else
-        step_body(2, in, 1, &loss, e);
-    return loss;
-}
-
-static void gpu_mlp_loop(void *ctx, int64_t iterations)
-{
-    for (int64_t i = 0; i < iterations; i++) {
-        em_scope_begin();
-        gpu_mlp_step(ctx);
-        em_scope_end();
-    }
-    em_cuda_synchronize();
-}
-
-/* Three steps of a traced mode and of eager from the same weights and
- * batches: the losses and the weights after them must agree. */
-static void check_traced(const options *o, const gpu_data *d, bench_mode mode,
-                         const char *case_name)
-{
-    gpu_mlp e, g;
-    gpu_mlp_init(&e, d, MODE_EAGER, o->device);
-    gpu_mlp_init(&g, d, mode, o->device);
-    double worst_loss = 0, worst_param = 0;
-    for (int step = 0; step < 3; step++) {
-        em_scope_begin();
-        double le = em_tensor_item(gpu_mlp_step(&e));
-        double lg = em_tensor_item(gpu_mlp_step(&g));
-        worst_loss = fmax(worst_loss, fabs(le - lg) / fmax(1.0, fabs(le)));
-        em_scope_end();
-    }
-    for (int i = 0; i < PARAMS; i++)
-        worst_param =
-            fmax(worst_param, bench_max_abs_diff(e.params[i], g.params[i]));
-    bench_fail_on_error("mlp-step-cuda: checking a traced mode against eager");
-    gpu_mlp_free(&g);
-    gpu_mlp_free(&e);
-    bench_report_check(o, "mlp-step-cuda", case_name, bench_mode_name(mode),
-                       "eager", worst_loss, worst_param);
 }
 
 /* ---- the hand-written step -----------------------------------------------*/
@@ -257,13 +146,13 @@ static void reference_loop(void *p, int64_t iterations)
 static void check_reference(const options *o, const gpu_data *d,
                             const char *case_name)
 {
-    gpu_mlp e;
-    gpu_mlp_init(&e, d, MODE_EAGER, o->device);
+    mlp_model e;
+    mlp_model_init(&e, &d->start, MODE_EAGER, o->device, "mlp_step_cuda");
     ref_mlp_cuda *r = reference_new(d);
     double worst_loss = 0, worst_param = 0;
     for (int step = 0; step < 3; step++) {
         em_scope_begin();
-        double le = em_tensor_item(gpu_mlp_step(&e));
+        double le = em_tensor_item(mlp_model_step(&e));
         em_scope_end();
         if (ref_mlp_cuda_step(r, step) != 0)
             exit(1);
@@ -287,7 +176,7 @@ static void check_reference(const options *o, const gpu_data *d,
         free(got);
     }
     ref_mlp_cuda_free(r);
-    gpu_mlp_free(&e);
+    mlp_model_free(&e);
     bench_report_check(o, "mlp-step-cuda", case_name, "eager", "reference",
                        worst_loss, worst_param);
 }
@@ -348,10 +237,11 @@ void bench_mlp_cuda(const options *o)
             check_reference(o, &data, name);
 #endif
         if (o->modes[MODE_EAGER] && o->modes[MODE_JIT])
-            check_traced(o, &data, MODE_JIT, name);
+            mlp_model_check_traced(o, &data.start, MODE_JIT, o->device,
+                                   "mlp-step-cuda", name);
 
         bench_case cases[MODE_COUNT];
-        gpu_mlp models[MODE_COUNT];
+        mlp_model models[MODE_COUNT];
 #ifdef EMBER_BENCH_CUDA
         reference_ctx ref = {NULL, 0};
 #endif
@@ -364,7 +254,7 @@ void bench_mlp_cuda(const options *o)
                                     .mode = bench_mode_name(mode),
                                     .unit = "us",
                                     .scale = 1e6,
-                                    .fn = gpu_mlp_loop,
+                                    .fn = mlp_model_loop,
                                     .ctx = &models[n]};
             snprintf(cases[n].name, sizeof cases[n].name, "%s", name);
 #ifdef EMBER_BENCH_CUDA
@@ -376,7 +266,8 @@ void bench_mlp_cuda(const options *o)
                 continue;
             }
 #endif
-            gpu_mlp_init(&models[n], &data, mode, o->device);
+            mlp_model_init(&models[n], &data.start, mode, o->device,
+                           "mlp_step_cuda");
             if (mode == MODE_JIT)
                 bench_traced_ready(
                     o, &cases[n], models[n].f, 2,
@@ -386,8 +277,8 @@ void bench_mlp_cuda(const options *o)
         bench_measure(o, cases, n);
 
         for (int i = 0; i < n; i++)
-            if (cases[i].fn == gpu_mlp_loop)
-                gpu_mlp_free(&models[i]);
+            if (cases[i].fn == mlp_model_loop)
+                mlp_model_free(&models[i]);
 #ifdef EMBER_BENCH_CUDA
         ref_mlp_cuda_free(ref.model);
 #endif
