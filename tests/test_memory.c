@@ -1,5 +1,7 @@
 /* Memory: a long eager training loop holds its memory flat, and errors
  * inside a step leak nothing. */
+#include <pthread.h>
+
 #include "testing.h"
 
 /* One logistic-regression step on a fixed batch, in its own scope. */
@@ -74,11 +76,53 @@ START_TEST(a_failing_step_leaks_nothing)
 }
 END_TEST
 
+/* Tensors of 1..n float32 elements, outside any scope: the caller frees
+ * them. */
+enum { MADE = 300 };
+
+static void *make_tensors(void *out)
+{
+    em_tensor **made = out;
+    for (int i = 0; i < MADE; i++)
+        made[i] = em_ones(EM_FLOAT32, 1, (int64_t[]){i + 1});
+    return NULL;
+}
+
+START_TEST(counts_are_exact_across_threads)
+{
+    em_memory_stats before = em_memory_get_stats();
+    em_tensor *made[2][MADE];
+    pthread_t threads[2];
+    for (int t = 0; t < 2; t++)
+        ck_assert_int_eq(
+            pthread_create(&threads[t], NULL, make_tensors, made[t]), 0);
+    for (int t = 0; t < 2; t++)
+        ck_assert_int_eq(pthread_join(threads[t], NULL), 0);
+
+    /* the threads have ended; what they made is alive */
+    int64_t bytes = 2 * 4 * (int64_t)MADE * (MADE + 1) / 2;
+    em_memory_stats during = em_memory_get_stats();
+    ck_assert_int_eq(during.live_tensors, before.live_tensors + 2 * MADE);
+    ck_assert_int_eq(during.live_bytes, before.live_bytes + bytes);
+    ck_assert_int_ge(during.peak_bytes, during.live_bytes);
+
+    /* freed on this thread, made on the others */
+    for (int t = 0; t < 2; t++)
+        for (int i = 0; i < MADE; i++)
+            em_tensor_free(made[t][i]);
+    em_memory_stats after = em_memory_get_stats();
+    ck_assert_int_eq(after.live_tensors, before.live_tensors);
+    ck_assert_int_eq(after.live_bytes, before.live_bytes);
+    ck_assert_int_ge(after.peak_bytes, during.live_bytes);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("memory");
     TCase *tc = test_case(s, "memory");
     tcase_add_test(tc, ten_thousand_steps_hold_memory_flat);
     tcase_add_test(tc, a_failing_step_leaks_nothing);
+    tcase_add_test(tc, counts_are_exact_across_threads);
     return test_run(s);
 }
