@@ -51,6 +51,7 @@ static pthread_cond_t compiled = PTHREAD_COND_INITIALIZER;
 static em__native *queue_head, *queue_tail;
 static em__native *taken; /* by the worker, until it is published */
 static bool worker_running;
+static bool exiting; /* the process is exiting: nothing more compiles */
 static pthread_mutex_t compile_lock = PTHREAD_MUTEX_INITIALIZER;
 static LLVMOrcLLJITRef jit;
 static LLVMTargetMachineRef target;
@@ -93,10 +94,25 @@ static void after_fork_child(void)
     pthread_mutex_unlock(&compile_lock);
 }
 
+/* At exit: waits for the compile in progress and lets no other start,
+ * holding compile_lock to the end. LLVM's own static objects are destroyed
+ * at exit too, and code generation running on the worker thread meanwhile
+ * would crash; registered after they were constructed, this runs before
+ * their destructors. Functions not yet compiled stay in the executor. */
+static void finish_at_exit(void)
+{
+    pthread_mutex_lock(&lock);
+    exiting = true;
+    pthread_cond_broadcast(&compiled);
+    pthread_mutex_unlock(&lock);
+    pthread_mutex_lock(&compile_lock);
+}
+
 /* Creates the LLJIT and the host target machine, once. */
 static void setup(void)
 {
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+    atexit(finish_at_exit);
     LLVMInitializeNativeTarget();
     LLVMInitializeNativeAsmPrinter();
     char *triple = LLVMGetDefaultTargetTriple();
@@ -316,7 +332,7 @@ static void *worker(void *unused)
     (void)unused;
     pthread_mutex_lock(&lock);
     for (;;) {
-        while (!queue_head)
+        while (!queue_head || exiting)
             pthread_cond_wait(&queue_changed, &lock);
         em__native *n = queue_head;
         queue_head = n->next_queued;
@@ -464,6 +480,12 @@ static em__native *compile(const em__graph *g, const char *name, bool wait,
     }
     pthread_mutex_lock(&lock);
     snprintf(n->symbol, sizeof n->symbol, "ember_fn_%llu", ++symbols);
+    if (exiting) {
+        __atomic_store_n(&n->state, FAILED, __ATOMIC_RELAXED);
+        n->reason = "the process is exiting";
+        pthread_mutex_unlock(&lock);
+        return n;
+    }
     bool queued = !wait && enqueue(n);
     if (!queued)
         __atomic_store_n(&n->state, COMPILING, __ATOMIC_RELAXED);
@@ -526,7 +548,7 @@ static em_tier wait_compiled(em__native *n)
     pthread_mutex_lock(&lock);
     if (n->state == QUEUED)
         start_worker();
-    while (n->state == QUEUED || n->state == COMPILING)
+    while ((n->state == QUEUED && !exiting) || n->state == COMPILING)
         pthread_cond_wait(&compiled, &lock);
     em_tier tier = n->state == READY ? EM_TIER_NATIVE : EM_TIER_EXECUTOR;
     pthread_mutex_unlock(&lock);

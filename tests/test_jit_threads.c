@@ -267,6 +267,28 @@ START_TEST(a_child_forked_after_compiles_finished_compiles_and_runs)
 }
 END_TEST
 
+/* Queues a compile with its first call and exits at once, running the
+ * exit handlers and LLVM's static destructors while code generation is
+ * likely still running on the worker thread. */
+static int exit_while_compiling(void *unused)
+{
+    (void)unused;
+    chain_inputs c = chain_make(100, 6, 10);
+    em_trace_options o = jit_options("exiting", EM_JIT_BACKGROUND);
+    em_function *f = em_trace_fn(chain, NULL, &o);
+    em_tensor *out = NULL;
+    if (em_function_call(f, 3, c.in, 1, &out) != 1)
+        exit(CHILD_CALL_FAILED);
+    exit(CHILD_OK);
+}
+
+START_TEST(a_process_exiting_while_a_compile_runs_exits_cleanly)
+{
+    for (int i = 0; i < 3; i++)
+        fork_and_check(exit_while_compiling, NULL);
+}
+END_TEST
+
 /* ---- large loops on the runtime's threads ---------------------------------*/
 
 /* v -= 0.5 * g, and the new v's row sums: loops over 2^18 elements. */
@@ -426,5 +448,6 @@ int main(void)
     tcase_add_test(
         tc, two_threads_running_large_native_loops_at_once_are_both_right);
     tcase_add_test(tc, a_child_forked_after_parallel_loops_runs_them_too);
+    tcase_add_test(tc, a_process_exiting_while_a_compile_runs_exits_cleanly);
     return test_run(suite);
 }
