@@ -1,8 +1,11 @@
 /*
  * A program outside the ember tree, built against an installed ember (with
  * CMake and with pkg-config, shared and static; see run.sh): the headers
- * compile on their own, the basic tensor API and error reporting work, and
- * an elementwise op and a matmul (OpenBLAS) give the right values. It
+ * compile on their own, the basic tensor API and error reporting work, an
+ * elementwise op and a matmul (OpenBLAS) give the right values, and so does
+ * a traced function (em_trace_fn, compiled by the JIT when ember has it):
+ * tracing reaches every backend, the CUDA kernels' C++ host code included,
+ * so a static link that lacks one of their libraries fails here. It
  * prints one line per op; run.sh also requires every build to print the
  * same lines.
  */
@@ -53,6 +56,17 @@ static bool report(const char *name, em_tensor *got, const float *want, int n)
     return true;
 }
 
+/* The traced function: x * x + x. */
+static int square_plus(int n_inputs, em_tensor *const *inputs, int max_outputs,
+                       em_tensor **outputs, void *user)
+{
+    (void)n_inputs;
+    (void)max_outputs;
+    (void)user;
+    outputs[0] = em_add(em_mul(inputs[0], inputs[0]), inputs[0]);
+    return outputs[0] != NULL ? 1 : -1;
+}
+
 int main(void)
 {
     const float a_data[6] = {1, 2, 3, 4, 5, 6};
@@ -97,6 +111,15 @@ int main(void)
     }
     CHECK(report("add", em_add(a, a), sum_want, 6));
     CHECK(report("matmul", em_matmul(a, b, false, false), mm_want, 4));
+
+    /* Traced once, called once, compiled before the call returns. */
+    const float traced_want[6] = {2, 6, 12, 20, 30, 42};
+    em_trace_options options = {.name = "square_plus", .jit = EM_JIT_SYNC};
+    em_function *f = em_trace_fn(square_plus, NULL, &options);
+    em_tensor *traced = NULL;
+    CHECK(f != NULL && em_function_call(f, 1, &a, 1, &traced) == 1);
+    CHECK(report("traced", traced, traced_want, 6));
+    em_function_free(f);
     em_scope_end();
 
     CHECK(em_scope_depth() == 0);
