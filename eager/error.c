@@ -99,17 +99,73 @@ static bool jit_enabled = true;
 static int num_threads;
 static em_device default_device = EM_CPU;
 
+/* A yes/no variable: 1, on, true, yes or 0, off, false, no, in any case.
+ * Anything else warns and leaves *value as it is. */
+static void read_switch(const char *variable, bool *value)
+{
+    const char *text = getenv(variable);
+    if (!text || !*text)
+        return;
+    static const char *const words[2][4] = {{"0", "off", "false", "no"},
+                                            {"1", "on", "true", "yes"}};
+    for (int v = 0; v < 2; v++)
+        for (int i = 0; i < 4; i++)
+            if (strcasecmp(text, words[v][i]) == 0) {
+                *value = v;
+                return;
+            }
+    fprintf(stderr,
+            "ember: warning: %s=%s is not 0 or 1 (off or on); it stays %s\n",
+            variable, text, *value ? "on" : "off");
+}
+
+/* EMBER_DUMP: a comma-separated list of what to write. Unknown entries
+ * warn and are left out. */
+static void read_dump_kinds(void)
+{
+    const char *dump = getenv("EMBER_DUMP");
+    if (!dump)
+        return;
+    static const char *const kinds[] = {"graph", "llvm", "asm", "ptx"};
+    char list[128];
+    snprintf(list, sizeof list, "%s", dump);
+    size_t used = 0;
+    dump_kinds[used++] = ',';
+    for (char *save = NULL, *kind = strtok_r(list, ",", &save); kind;
+         kind = strtok_r(NULL, ",", &save)) {
+        bool known = false;
+        for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+            known = known || strcmp(kind, kinds[i]) == 0;
+        if (!known) {
+            fprintf(stderr,
+                    "ember: warning: EMBER_DUMP holds '%s', which is not "
+                    "graph, llvm, asm or ptx; left out\n",
+                    kind);
+            continue;
+        }
+        int n =
+            snprintf(dump_kinds + used, sizeof dump_kinds - used, "%s,", kind);
+        if (n > 0 && (size_t)n < sizeof dump_kinds - used)
+            used += (size_t)n;
+    }
+}
+
 static void read_environment(void)
 {
     const char *threads = getenv("EMBER_NUM_THREADS");
-    if (threads && atoi(threads) > 0)
-        num_threads = atoi(threads);
-    const char *jit = getenv("EMBER_JIT");
-    if (jit && strcmp(jit, "0") == 0)
-        jit_enabled = false;
-    const char *dump = getenv("EMBER_DUMP");
-    if (dump)
-        snprintf(dump_kinds, sizeof dump_kinds, ",%s,", dump);
+    if (threads && *threads) {
+        char *end;
+        long n = strtol(threads, &end, 10);
+        if (*end || n < 1 || n > EM__MAX_THREADS)
+            fprintf(stderr,
+                    "ember: warning: EMBER_NUM_THREADS=%s is not a number "
+                    "of threads from 1 to %d; using the default\n",
+                    threads, EM__MAX_THREADS);
+        else
+            num_threads = (int)n;
+    }
+    read_switch("EMBER_JIT", &jit_enabled);
+    read_dump_kinds();
     const char *dir = getenv("EMBER_DUMP_DIR");
     if (dir && *dir)
         dump_dir = dir;

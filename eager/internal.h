@@ -312,8 +312,11 @@ bool em__device_parse(const char *text, em_device *device);
 /* EMBER_DEVICE ("cpu", "cuda", "cuda:N"), EM_CPU when unset; a value
  * that does not parse is EM_CPU with a warning. */
 em_device em__config_device(void);
-/* EMBER_NUM_THREADS, or 0 when unset or not a positive number. */
+/* EMBER_NUM_THREADS, or 0 when unset or not a number of threads (which
+ * warns). */
 int em__config_threads(void);
+/* The most threads the runtime's pool runs. */
+#define EM__MAX_THREADS 256
 
 /* ---- threads --------------------------------------------------------------*/
 

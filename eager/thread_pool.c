@@ -14,8 +14,6 @@
 
 #include "internal.h"
 
-enum { MAX_THREADS = 256 };
-
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t work_ready = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t work_done = PTHREAD_COND_INITIALIZER;
@@ -79,7 +77,7 @@ static void configure(void)
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         n = cpus > 0 ? (int)cpus : 1;
     }
-    threads = n < MAX_THREADS ? n : MAX_THREADS;
+    threads = n < EM__MAX_THREADS ? n : EM__MAX_THREADS;
 }
 
 static pthread_once_t configure_once = PTHREAD_ONCE_INIT;
@@ -96,9 +94,9 @@ int em_get_num_threads(void)
 void em_set_num_threads(int n)
 {
     pthread_once(&configure_once, configure);
-    if (n < 1 || n > MAX_THREADS) {
+    if (n < 1 || n > EM__MAX_THREADS) {
         em__error("set_num_threads: %d is not between 1 and %d", n,
-                  MAX_THREADS);
+                  EM__MAX_THREADS);
         return;
     }
     pthread_mutex_lock(&lock);

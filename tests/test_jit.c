@@ -7,9 +7,9 @@
  * programs and special values: test_jit_fuzz.c, test_jit_special.c.
  *
  * Run with an argument, the executable checks what needs its own process
- * (the environment is read once): --jit-disabled under EMBER_JIT=0,
- * --dump under EMBER_DUMP=llvm,asm and EMBER_DUMP_DIR; tests/CMakeLists.txt
- * runs both. */
+ * (the environment is read once): --jit-disabled under EMBER_JIT=off,
+ * --dump under EMBER_DUMP=llvm,bogus,asm and EMBER_DUMP_DIR;
+ * tests/CMakeLists.txt runs both. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -579,26 +579,34 @@ static void remove_dump(const char *dir, const char *name)
     }
 }
 
+/* Run under EMBER_DUMP=llvm,bogus,asm: the unknown entry is left out. */
 START_TEST(ember_dump_writes_ir_optimised_ir_and_assembly)
 {
     const char *dir = getenv("EMBER_DUMP_DIR");
     ck_assert_msg(dir && *dir, "run with EMBER_DUMP_DIR set");
     remove_dump(dir, "dump_probe");
+    remove_dump(dir, "dump_probe.2");
     remove_dump(dir, "nested_name");
     em_scope_begin();
     const char *names[2] = {"dump_probe", "nested/name"};
     for (int k = 0; k < 2; k++) {
-        chain_inputs c = chain_make(300, 3, 4);
         em_trace_options o = jit_options(names[k], EM_JIT_SYNC);
         em_function *f = em_trace_fn(chain, NULL, &o);
-        em_tensor *out = NULL;
-        ck_assert_int_eq(em_function_call(f, 3, c.in, 1, &out), 1);
-        ck_assert_int_eq(
-            em_concrete_wait_compiled(em_function_concrete(f, 3, c.in)),
-            EM_TIER_NATIVE);
+        /* dump_probe at two shapes: two concrete functions */
+        for (int shape = 0; shape < 2 - k; shape++) {
+            chain_inputs c = chain_make(300, 3 + shape, 4);
+            em_tensor *out = NULL;
+            ck_assert_int_eq(em_function_call(f, 3, c.in, 1, &out), 1);
+            ck_assert_int_eq(
+                em_concrete_wait_compiled(em_function_concrete(f, 3, c.in)),
+                EM_TIER_NATIVE);
+        }
         em_function_free(f);
     }
     em_scope_end();
+    /* the second concrete function's files do not replace the first's */
+    ck_assert(file_has(dir, "dump_probe.2.ll", "define"));
+    ck_assert(file_has(dir, "dump_probe.2.s", ".text"));
     ck_assert_msg(file_has(dir, "dump_probe.ll", "define"), "no %s/%s", dir,
                   "dump_probe.ll");
     ck_assert_msg(file_has(dir, "dump_probe.opt.ll", "define"), "no %s/%s", dir,

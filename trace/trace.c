@@ -74,6 +74,7 @@ struct em_function {
     em_tensor **lifted; /* variables created by the first trace */
     int n_lifted, cap_lifted;
     sized *sized;
+    int concretes_made; /* ever, for their names */
 };
 
 /* The state of the trace in progress on this thread. */
@@ -593,6 +594,17 @@ static em_concrete *concrete_new(em_function *f, em__graph *g, int n,
                                  const unsigned char *key, size_t key_size,
                                  double trace_seconds)
 {
+    /* The first concrete function goes by the function's name, the next
+     * ones by NAME.2, NAME.3, ...: their logs and dump files apart. */
+    if (f->concretes_made++ > 0) {
+        char name[256];
+        snprintf(name, sizeof name, "%s.%d", f->name, f->concretes_made);
+        char *copy = strdup(name);
+        if (copy) {
+            free(g->name);
+            g->name = copy;
+        }
+    }
     double start = seconds_now();
     dump_graph(g, "traced");
     char msg[400];
@@ -644,9 +656,12 @@ static em_concrete *concrete_new(em_function *f, em__graph *g, int n,
         c->no_native = "EMBER_JIT=0";
     else if (c->tier->unavailable)
         c->no_native = c->tier->unavailable;
+    if (c->no_native)
+        em__log(EM_LOG_INFO, "jit: '%s' runs in the graph executor: %s",
+                g->name, c->no_native);
     else {
         c->native =
-            c->tier->compile(g, f->name, f->jit == EM_JIT_SYNC,
+            c->tier->compile(g, g->name, f->jit == EM_JIT_SYNC,
                              c->no_native_text, sizeof c->no_native_text);
         c->no_native = c->native ? NULL : c->no_native_text;
     }
