@@ -397,8 +397,10 @@ static LLVMValueRef fraction(const vm *v, LLVMValueRef num, LLVMValueRef den)
 }
 
 /* tanh(x): on a = |x|, a + a^3 P(a^2) below 0.625, else
- * (1 - e) / (1 + e) with e = exp(-2a), which is 1 / 1 once e is below
- * 2^-25 (a > 9); the sign is copied back at the end (so tanh(-0) = -0). */
+ * (d - 2e) / d with e = exp(-2a) and d = 1 + e rounded, which is
+ * 1 - 2e / d: where d rounds to 1 (a > 8.67) the numerator is 1 - 2e,
+ * which reaches 1 only where tanh does (a > 9.01). The sign is copied
+ * back at the end (so tanh(-0) = -0). */
 LLVMValueRef em__vmath_tanh(LLVMBuilderRef b, LLVMValueRef x)
 {
     /* (tanh(a) - a) / a^3 as a polynomial in a^2 on [0, 0.625] */
@@ -409,15 +411,15 @@ LLVMValueRef em__vmath_tanh(LLVMBuilderRef b, LLVMValueRef x)
     LLVMValueRef a = call1(&v, "llvm.fabs", x);
     LLVMValueRef z = mul(&v, a, a);
     LLVMValueRef near0 = fmuladd(&v, mul(&v, horner(&v, z, p, 5), z), a, a);
-    /* e = 2^n y: 1 - e and 1 + e with the product 2^n y exact, each
-     * rounded once */
+    /* e = 2^n y, and 2^n y, -2^(n+1) y exact products inside the
+     * multiply-adds */
     LLVMValueRef m = clamp(&v, mul(&v, a, kf(&v, -2.0)), -20.0, 0.0);
     exp_parts e = exp_reduce(&v, m, false);
     LLVMValueRef one = kf(&v, 1.0);
     LLVMValueRef y = add(&v, one, fmuladd(&v, e.r2, e.p, e.rr));
     LLVMValueRef p2 = scale(&v, one, e.k, -20.0, 0.0);
-    LLVMValueRef far_num = fmuladd(&v, LLVMBuildFNeg(b, p2, ""), y, one);
     LLVMValueRef far_den = fmuladd(&v, p2, y, one);
+    LLVMValueRef far_num = fmuladd(&v, mul(&v, p2, kf(&v, -2.0)), y, far_den);
     LLVMValueRef near = fcmp(&v, LLVMRealOLT, a, kf(&v, 0.625));
     LLVMValueRef num = sel(&v, near, near0, far_num);
     LLVMValueRef den = sel(&v, near, one, far_den);

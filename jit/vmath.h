@@ -8,7 +8,7 @@
  *
  *   exp      <= 1 ulp; overflow to +inf, underflow through subnormals to 0
  *   log      <= 1 ulp; log(0) = -inf, log(x < 0) = NaN, log(inf) = inf
- *   tanh     <= 2 ulp
+ *   tanh     <= 1 ulp
  *   sigmoid  <= 2 ulp where the result is normal
  *   expm1    <= 1 ulp
  *   log1p    <= 1 ulp
@@ -35,7 +35,7 @@ LLVMValueRef em__vmath_log1p(LLVMBuilderRef b, LLVMValueRef x);
  * this rewrites (a / b) * (c / d) as (a c) / (b d) in every function of
  * module: one division, the slowest vector instruction there is, instead
  * of two. tanh(x) * sigmoid(x) folded is within 6 ulp of the correctly
- * rounded product where that is normal (5 measured over every third
+ * rounded product where that is normal (4 measured over every third
  * float); NaN, zeros and infinities come out as unfolded. Run it after
  * the IR is built and before it is optimised. */
 void em__vmath_fold_products(LLVMModuleRef module);

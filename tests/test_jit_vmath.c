@@ -62,7 +62,7 @@ static const struct op {
 } ops[OP_COUNT] = {
     [OP_EXP] = {"exp", em__vmath_exp, exp, 1, false},
     [OP_LOG] = {"log", em__vmath_log, log, 1, false},
-    [OP_TANH] = {"tanh", em__vmath_tanh, tanh, 2, false},
+    [OP_TANH] = {"tanh", em__vmath_tanh, tanh, 1, false},
     [OP_SIGMOID] = {"sigmoid", em__vmath_sigmoid, ref_sigmoid, 2, true},
     [OP_EXPM1] = {"expm1", em__vmath_expm1, expm1, 1, false},
     [OP_LOG1P] = {"log1p", em__vmath_log1p, log1p, 1, false},
@@ -458,16 +458,22 @@ START_TEST(log_within_1_ulp_with_ieee_specials)
 }
 END_TEST
 
-START_TEST(tanh_within_2_ulp_odd_and_saturating)
+START_TEST(tanh_within_1_ulp_odd_and_saturating)
 {
     jit j = jit_open();
     sweep(&j, OP_TANH);
-    /* both sides of the switch from polynomial to exp at 0.625 */
+    /* both sides of the switch from polynomial to exp at 0.625; below
+     * 9.0109 tanh rounds to 1 - 2^-24, not 1, though exp(-2x) is already
+     * too small to change 1 + exp(-2x) from 8.67 up */
     float x[] = {0.6249999f, 0.625f, 0.6250001f, -0.625f, 1e-4f, -1e-4f,
-                 1e-20f,     3e-39f, 9.0f,       -9.0f,   20.0f, -50.0f};
+                 1e-20f,     3e-39f, 9.0f,       -9.0f,   20.0f, -50.0f,
+                 8.7f,       -8.94f, 9.0109f,    9.0112f};
     float y[NX(x)], ys[S_NSPECIAL];
     apply(&j, OP_TANH, x, y, NX(x));
     ck_assert(y[10] == 1 && y[11] == -1);
+    ck_assert(y[8] == 0x1.fffffep-1f && y[9] == -0x1.fffffep-1f);
+    ck_assert(y[12] == 0x1.fffffep-1f && y[13] == -0x1.fffffep-1f);
+    ck_assert(y[14] == 0x1.fffffep-1f && y[15] == 1);
     ck_assert(y[6] == 1e-20f && y[7] == 3e-39f);
     apply(&j, OP_TANH, specials, ys, S_NSPECIAL);
     ck_assert(ys[S_ZERO] == 0 && !signbit(ys[S_ZERO]));
@@ -702,7 +708,7 @@ int main(void)
     TCase *tc = test_case(s, "jit_vmath");
     tcase_add_test(tc, exp_within_1_ulp_and_saturates);
     tcase_add_test(tc, log_within_1_ulp_with_ieee_specials);
-    tcase_add_test(tc, tanh_within_2_ulp_odd_and_saturating);
+    tcase_add_test(tc, tanh_within_1_ulp_odd_and_saturating);
     tcase_add_test(tc, sigmoid_within_2_ulp_for_both_signs);
     tcase_add_test(tc, expm1_within_1_ulp_and_exact_near_0);
     tcase_add_test(tc, log1p_within_1_ulp_with_ieee_specials);
