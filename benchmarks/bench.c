@@ -176,15 +176,18 @@ void bench_report_check(const options *o, const char *workload,
                         const char *against, double worst_loss,
                         double worst_param)
 {
-    if (!(worst_loss <= 1e-4 && worst_param <= 1e-4)) {
+    bool has_loss = !isnan(worst_loss);
+    char loss[40] = "";
+    if (has_loss)
+        snprintf(loss, sizeof loss, "loss %.1e, ", worst_loss);
+    if (!((!has_loss || worst_loss <= 1e-4) && worst_param <= 1e-4)) {
         fprintf(stderr,
-                "ember-bench: %s %s: %s and %s disagree (loss %.3g, values "
-                "%.3g)\n",
-                workload, case_name, mode, against, worst_loss, worst_param);
+                "ember-bench: %s %s: %s and %s disagree (%svalues %.3g)\n",
+                workload, case_name, mode, against, loss, worst_param);
         bench_exit_status = 1;
     } else if (!o->json) {
-        fprintf(stderr, "  %s %s: %s matches %s (loss %.1e, values %.1e)\n",
-                workload, case_name, mode, against, worst_loss, worst_param);
+        fprintf(stderr, "  %s %s: %s matches %s (%svalues %.1e)\n", workload,
+                case_name, mode, against, loss, worst_param);
     }
 }
 

@@ -121,7 +121,7 @@ void *bench_check_alloc(void *p);
 
 /* Reports a comparison of one mode with another: they must agree within
  * 1e-4 for their times to be comparable; otherwise the run's exit status
- * becomes 1. */
+ * becomes 1. worst_loss is NaN for a workload without a loss. */
 void bench_report_check(const options *o, const char *workload,
                         const char *case_name, const char *mode,
                         const char *against, double worst_loss,

@@ -50,7 +50,7 @@ done
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 for mode in eager traced; do
-    echo "demo: $bin --epochs 10 $* --mode $mode --json"
+    echo "demo: $bin --epochs 10${*:+ $*} --mode $mode --json"
     # Later flags win, so the user's --epochs replaces the default 10 and the
     # demo's --mode and --json stay in force.
     if ! "$bin" --epochs 10 "$@" --mode "$mode" --json >"$results.run"; then
