@@ -30,7 +30,7 @@ typedef struct tally {
     struct tally *next;
 } tally;
 
-static _Thread_local tally mine;
+static EM__HOT_THREAD_LOCAL tally mine;
 
 static pthread_mutex_t tallies_lock = PTHREAD_MUTEX_INITIALIZER;
 static tally *tallies;        /* the listed threads' tallies */
