@@ -17,12 +17,11 @@
 typedef struct error_state {
     char text[2][ERROR_SIZE];
     int current;
+    bool pending;
 } error_state;
 
 static _Thread_local error_state errors;
-/* Whether errors holds one not yet cleared: read by every op. */
-static EM__HOT_THREAD_LOCAL bool pending;
-static EM__HOT_THREAD_LOCAL em__thread thread_state;
+static _Thread_local em__thread thread_state;
 
 em__thread *em__thread_state(void)
 {
@@ -37,7 +36,7 @@ void em__error(const char *fmt, ...)
     vsnprintf(errors.text[next], ERROR_SIZE, fmt, args);
     va_end(args);
     errors.current = next;
-    pending = true;
+    errors.pending = true;
     thread_state.errors++;
     em__log(EM_LOG_DEBUG, "error: %s", errors.text[next]);
 }
@@ -66,25 +65,25 @@ void em__error_op(const char *op, em_tensor *const *in, int n,
 
 const char *em_error_last(void)
 {
-    if (!pending)
+    if (!errors.pending)
         return NULL;
-    pending = false;
+    errors.pending = false;
     return errors.text[errors.current];
 }
 
 const char *em_error_peek(void)
 {
-    return pending ? errors.text[errors.current] : NULL;
+    return errors.pending ? errors.text[errors.current] : NULL;
 }
 
 bool em_error_pending(void)
 {
-    return pending;
+    return errors.pending;
 }
 
 void em_error_clear(void)
 {
-    pending = false;
+    errors.pending = false;
 }
 
 /* ---- logging and the environment -----------------------------------------*/

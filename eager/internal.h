@@ -237,22 +237,6 @@ em_tensor *em__tensor_move(em_tensor *t, em_device device);
 em_tensor *em__tensor_to(const em_tensor *t, em_device device);
 int em__set_default_device(em_device device);
 
-/* Counting for em_memory_get_stats (eager/tally.c), on the calling
- * thread's tally: a new tensor (returns its id, unique in the process),
- * a released one, and bytes of storage allocated (delta > 0) or freed. */
-uint64_t em__tally_tensor_new(void);
-void em__tally_tensor_gone(void);
-void em__tally_bytes(int64_t delta);
-
-/* Thread-locals on every op's path. The initial-exec model reaches them
- * with one instruction, where a shared library's default model calls
- * __tls_get_addr, which glibc before 2.39 keeps slow once a library with
- * thread-locals has been loaded by dlopen (the CUDA runtime loads the
- * driver so). They come out of the static TLS space that glibc keeps spare
- * for libraries loaded later: only small variables. */
-#define EM__HOT_THREAD_LOCAL                                                   \
-    _Thread_local __attribute__((tls_model("initial-exec")))
-
 /* Per-thread state shared by the eager modules. */
 typedef struct em__thread {
     int recording_tapes; /* tapes recording on this thread */

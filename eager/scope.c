@@ -23,10 +23,10 @@ typedef struct scope_state {
     int depth, capframes;
 } scope_state;
 
-static EM__HOT_THREAD_LOCAL scope_state state;
+static _Thread_local scope_state state;
 /* Scopes at or below this depth belong to a caller that em_scope_end must
  * not close (a traced body running inside its tracer's scope). */
-static EM__HOT_THREAD_LOCAL int floor_depth;
+static _Thread_local int floor_depth;
 
 int em__scope_set_floor(int depth)
 {

@@ -4,6 +4,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,21 @@
 
 /* Storage is aligned for the widest vector loads. */
 #define STORAGE_ALIGN 64
+
+static _Atomic int64_t live_tensors;
+static _Atomic int64_t live_bytes;
+static _Atomic int64_t peak_bytes;
+static _Atomic uint64_t next_id = 1;
+
+em_memory_stats em_memory_get_stats(void)
+{
+    em_memory_stats stats = {
+        .live_tensors = atomic_load(&live_tensors),
+        .live_bytes = atomic_load(&live_bytes),
+        .peak_bytes = atomic_load(&peak_bytes),
+    };
+    return stats;
+}
 
 /* Freed blocks of 4 KiB and more are kept for reuse, per exact size, up to
  * CACHE_LIMIT bytes in all: a training step frees and allocates the same
@@ -92,6 +108,16 @@ static size_t storage_total(size_t bytes)
            STORAGE_ALIGN;
 }
 
+/* Adds bytes to the live total and raises the peak with it. */
+static void count_allocated(size_t bytes)
+{
+    int64_t now =
+        atomic_fetch_add(&live_bytes, (int64_t)bytes) + (int64_t)bytes;
+    int64_t peak = atomic_load(&peak_bytes);
+    while (now > peak && !atomic_compare_exchange_weak(&peak_bytes, &peak, now))
+        ;
+}
+
 static em__storage *storage_new(size_t bytes)
 {
     /* Header and elements in one block; the header pads to the alignment. */
@@ -108,7 +134,7 @@ static em__storage *storage_new(size_t bytes)
     s->bytes = bytes;
     s->data = (char *)s + storage_header();
     s->device = EM_CPU;
-    em__tally_bytes((int64_t)bytes);
+    count_allocated(bytes);
     return s;
 }
 
@@ -116,7 +142,7 @@ static void storage_release(em__storage *s)
 {
     if (--s->refcount > 0)
         return;
-    em__tally_bytes(-(int64_t)s->bytes);
+    atomic_fetch_sub(&live_bytes, (int64_t)s->bytes);
     if (s->device != EM_CPU) {
         em__device_installed.free(s->device, s->data);
         free(s);
@@ -145,7 +171,7 @@ static em__storage *storage_new_on(size_t bytes, em_device device)
     s->refcount = 1;
     s->bytes = bytes;
     s->device = device;
-    em__tally_bytes((int64_t)bytes);
+    count_allocated(bytes);
     return s;
 }
 
@@ -160,12 +186,13 @@ static em_tensor *tensor_alloc(const em__type *type, em__storage *storage)
     t->size = em__type_size(type);
     t->storage = storage;
     t->data = storage ? storage->data : NULL;
-    t->id = em__tally_tensor_new();
+    t->id = atomic_fetch_add(&next_id, 1);
     t->scope_slot = -1;
     t->flags = 0;
     t->name = NULL;
     t->graph = NULL;
     t->node = -1;
+    atomic_fetch_add(&live_tensors, 1);
     return t;
 }
 
@@ -268,7 +295,7 @@ static void tensor_release(em_tensor *t)
         storage_release(t->storage);
     free(t->name);
     free(t);
-    em__tally_tensor_gone();
+    atomic_fetch_sub(&live_tensors, 1);
 }
 
 void em__tensor_unref(em_tensor *t)

@@ -26,7 +26,7 @@ static em__range_fn job_fn;
 static void *job_ctx;
 static int64_t job_n;
 static int job_parts;
-static EM__HOT_THREAD_LOCAL bool in_part;
+static _Thread_local bool in_part;
 
 static void part_bounds(int64_t n, int parts, int k, int64_t *begin,
                         int64_t *end)

@@ -47,7 +47,7 @@ struct em_tape {
     em_tape *below; /* next recording tape on this thread's stack */
 };
 
-static EM__HOT_THREAD_LOCAL em_tape *recording_top;
+static _Thread_local em_tape *recording_top;
 
 /* ---- id maps
  * ----------------------------------------------------------------*/

@@ -99,7 +99,7 @@ typedef struct tracer {
     void *tapes; /* what em__tape_suspend returned */
 } tracer;
 
-static EM__HOT_THREAD_LOCAL tracer *current;
+static _Thread_local tracer *current;
 
 static double seconds_now(void)
 {

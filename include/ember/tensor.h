@@ -151,10 +151,7 @@ em_tensor *em_scope_keep(em_tensor *t);
 /* Number of open scopes on this thread. */
 int em_scope_depth(void);
 
-/* Live tensors and bytes of tensor storage (any device) in the whole
- * process, and the most bytes live at once so far. Exact while no other
- * thread is allocating or releasing tensors; the peak is within 64 KiB per
- * thread of the true one. */
+/* Live tensors and bytes of tensor storage in the whole process. */
 typedef struct em_memory_stats {
     int64_t live_tensors;
     int64_t live_bytes;
