@@ -97,8 +97,9 @@ static void after_fork_child(void)
 /* At exit: waits for the compile in progress and lets no other start,
  * holding compile_lock to the end. LLVM's own static objects are destroyed
  * at exit too, and code generation running on the worker thread meanwhile
- * would crash; registered after they were constructed, this runs before
- * their destructors. Functions not yet compiled stay in the executor. */
+ * would crash; registered after they were constructed (at load time, or
+ * lazily by em__jit_warm_up), this runs before their destructors.
+ * Functions not yet compiled stay in the executor. */
 static void finish_at_exit(void)
 {
     pthread_mutex_lock(&lock);
@@ -112,7 +113,6 @@ static void finish_at_exit(void)
 static void setup(void)
 {
     pthread_atfork(before_fork, after_fork_parent, after_fork_child);
-    atexit(finish_at_exit);
     LLVMInitializeNativeTarget();
     LLVMInitializeNativeAsmPrinter();
     char *triple = LLVMGetDefaultTargetTriple();
@@ -142,7 +142,10 @@ static void setup(void)
         LLVMDisposeErrorMessage(message);
         setup_problem = "LLVM's JIT could not start";
         jit = NULL;
+        return;
     }
+    em__jit_warm_up(jit, target);
+    atexit(finish_at_exit);
 }
 
 static pthread_once_t setup_once = PTHREAD_ONCE_INIT;

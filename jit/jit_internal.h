@@ -15,6 +15,7 @@
 #define EMBER_JIT_INTERNAL_H
 
 #include <llvm-c/Core.h>
+#include <llvm-c/LLJIT.h>
 #include <llvm-c/TargetMachine.h>
 
 #include "executor.h"
@@ -219,6 +220,11 @@ LLVMModuleRef em__jit_end(em__jit_ctx *c, bool ok);
 /* Replaces each loop function (named "loop...") whose code is the same as
  * an earlier one's by that one (jit/share.c). */
 void em__jit_share_loops(LLVMModuleRef module);
+
+/* Compiles and discards a small module that takes the code paths real
+ * functions take, so that LLVM's lazily built static objects exist before
+ * the JIT's exit handler is registered (jit/warm_up.c says why). */
+void em__jit_warm_up(LLVMOrcLLJITRef jit, LLVMTargetMachineRef tm);
 
 /* Builds the module for g with schedule s: the entry point `name`. NULL
  * with an error. */
