@@ -97,11 +97,18 @@ static void after_fork_child(void)
 /* At exit: waits for the compile in progress and lets no other start,
  * holding compile_lock to the end. LLVM's own static objects are destroyed
  * at exit too, and code generation running on the worker thread meanwhile
- * would crash; registered after they were constructed (at load time, or
- * lazily by em__jit_warm_up), this runs before their destructors.
+ * would crash; registered after they were constructed (at load time,
+ * lazily by em__jit_warm_up, or by an earlier compile), this runs before
+ * their destructors.
  * Functions not yet compiled stay in the executor. */
 static void finish_at_exit(void)
 {
+    /* Registered more than once (see compile_and_publish); exit runs the
+     * handlers one after another on its own thread. */
+    static bool finished;
+    if (finished)
+        return;
+    finished = true;
     pthread_mutex_lock(&lock);
     exiting = true;
     pthread_cond_broadcast(&compiled);
@@ -316,6 +323,13 @@ static void compile_and_publish(em__native *n)
     double times[3] = {0};
     pthread_mutex_lock(&compile_lock);
     bool ok = compile_now(n, times);
+    /* LLVM objects this compile built first have their destructors
+     * registered after the exit handler: registered again, it runs before
+     * them. The first compiles build nearly all; the count bounds the
+     * handlers kept. */
+    static int registrations;
+    if (registrations < 32 && atexit(finish_at_exit) == 0)
+        registrations++;
     pthread_mutex_lock(&lock);
     n->ir_seconds = times[0];
     n->optimize_seconds = times[1];
