@@ -485,7 +485,12 @@ bool em__jit_vectorizes(const em__node *node, em_dtype dt)
     }
 #define ASSIGN(fn)                                                             \
     {                                                                          \
-        EM__LOWER_ASSIGN, fn, FLOATS                                           \
+        EM__LOWER_ASSIGN, fn, FLOATS, EM__MATHS_ARITHMETIC                     \
+    }
+/* Rows that are not elementwise: a lowering, and the dtypes it takes. */
+#define OTHER(lowering, dtypes)                                                \
+    {                                                                          \
+        lowering, NULL, dtypes, EM__MATHS_ARITHMETIC                           \
     }
 #define NUMBERS                                                                \
     (FLOATS | (1u << EM_UINT8) | (1u << EM_INT32) | (1u << EM_INT64))
@@ -531,27 +536,27 @@ const em__jit_op em__jit_ops[EM_OP_COUNT] = {
     [EM_OP_LOGICAL_OR] = EW(el_logical_or, ALL),
     [EM_OP_WHERE] = EW(el_where, ALL),
 
-    [EM_OP_SUM] = {EM__LOWER_REDUCE, NULL, FLOATS},
-    [EM_OP_MAX] = {EM__LOWER_REDUCE, NULL, FLOATS},
-    [EM_OP_MIN] = {EM__LOWER_REDUCE, NULL, FLOATS},
-    [EM_OP_ARGMAX] = {EM__LOWER_KERNEL, NULL, 0},
-    [EM_OP_ARGMIN] = {EM__LOWER_KERNEL, NULL, 0},
+    [EM_OP_SUM] = OTHER(EM__LOWER_REDUCE, FLOATS),
+    [EM_OP_MAX] = OTHER(EM__LOWER_REDUCE, FLOATS),
+    [EM_OP_MIN] = OTHER(EM__LOWER_REDUCE, FLOATS),
+    [EM_OP_ARGMAX] = OTHER(EM__LOWER_KERNEL, 0),
+    [EM_OP_ARGMIN] = OTHER(EM__LOWER_KERNEL, 0),
 
-    [EM_OP_MATMUL] = {EM__LOWER_MATMUL, NULL, FLOATS},
+    [EM_OP_MATMUL] = OTHER(EM__LOWER_MATMUL, FLOATS),
 
-    [EM_OP_RESHAPE] = {EM__LOWER_VIEW, NULL, 0},
-    [EM_OP_PERMUTE] = {EM__LOWER_KERNEL, NULL, 0},
+    [EM_OP_RESHAPE] = OTHER(EM__LOWER_VIEW, 0),
+    [EM_OP_PERMUTE] = OTHER(EM__LOWER_KERNEL, 0),
     [EM_OP_BROADCAST_TO] = EW(el_identity, ALL),
-    [EM_OP_CONCAT] = {EM__LOWER_KERNEL, NULL, 0},
-    [EM_OP_SLICE] = {EM__LOWER_KERNEL, NULL, 0},
-    [EM_OP_GATHER] = {EM__LOWER_KERNEL, NULL, 0},
-    [EM_OP_ONE_HOT] = {EM__LOWER_KERNEL, NULL, 0},
+    [EM_OP_CONCAT] = OTHER(EM__LOWER_KERNEL, 0),
+    [EM_OP_SLICE] = OTHER(EM__LOWER_KERNEL, 0),
+    [EM_OP_GATHER] = OTHER(EM__LOWER_KERNEL, 0),
+    [EM_OP_ONE_HOT] = OTHER(EM__LOWER_KERNEL, 0),
     [EM_OP_CAST] = EW(el_cast, ALL),
     [EM_OP_COPY] = EW(el_identity, ALL),
     [EM_OP_STOP_GRADIENT] = EW(el_identity, ALL),
 
-    [EM_OP_SOFTMAX] = {EM__LOWER_KERNEL, NULL, 0},
-    [EM_OP_LOG_SOFTMAX] = {EM__LOWER_KERNEL, NULL, 0},
+    [EM_OP_SOFTMAX] = OTHER(EM__LOWER_KERNEL, 0),
+    [EM_OP_LOG_SOFTMAX] = OTHER(EM__LOWER_KERNEL, 0),
 
     [EM_OP_ASSIGN] = ASSIGN(el_assign),
     [EM_OP_ASSIGN_ADD] = ASSIGN(el_assign_add),
