@@ -2,6 +2,7 @@
  * eager/error.c - per-thread error messages, the one logging function, the
  * one place that reads the environment, and per-thread runtime state.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,7 +228,16 @@ FILE *em__dump_open(const char *kind, const char *name, const char *suffix)
     const char *dir = em__dump_dir(kind);
     if (!dir)
         return NULL;
-    mkdir(dir, 0777);
+    /* The folder and any missing parents. */
+    char folder[512];
+    snprintf(folder, sizeof folder, "%s", dir);
+    for (char *slash = strchr(folder + 1, '/'); slash;
+         slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        mkdir(folder, 0777);
+        *slash = '/';
+    }
+    mkdir(folder, 0777);
     /* The name may hold anything; the file stays inside the folder. */
     char safe[200], path[512];
     snprintf(safe, sizeof safe, "%s", name);
@@ -241,7 +251,8 @@ FILE *em__dump_open(const char *kind, const char *name, const char *suffix)
     }
     FILE *out = fopen(path, "w");
     if (!out)
-        em__log(EM_LOG_WARN, "EMBER_DUMP: cannot write %s", path);
+        em__log(EM_LOG_WARN, "EMBER_DUMP: cannot write %s: %s", path,
+                strerror(errno));
     return out;
 }
 

@@ -112,7 +112,14 @@ static void finish_at_exit(void)
     pthread_mutex_lock(&lock);
     exiting = true;
     pthread_cond_broadcast(&compiled);
+    int queued = 0;
+    for (const em__native *n = queue_head; n; n = n->next_queued)
+        queued++;
     pthread_mutex_unlock(&lock);
+    if (queued)
+        em__log(EM_LOG_INFO,
+                "jit: the process exits with %d function%s not compiled",
+                queued, queued == 1 ? "" : "s");
     pthread_mutex_lock(&compile_lock);
 }
 
