@@ -174,9 +174,9 @@ static void print_json(void)
 
 static void print_table(const options *o)
 {
-    printf("\nember %s, OpenBLAS on %d thread(s), %d repeats; time per "
-           "iteration\n",
-           EMBER_VERSION, ref_blas_threads(), o->repeats);
+    printf("\nember %s on %d thread(s), OpenBLAS on %d, %d repeats; time "
+           "per iteration\n",
+           EMBER_VERSION, em_get_num_threads(), ref_blas_threads(), o->repeats);
     char why[160];
     if (o->device != EM_CPU && bench_cuda_ready(o, why, sizeof why)) {
         char gpu[128], name[32];
@@ -238,7 +238,9 @@ static void usage(FILE *out)
             "\n"
             "  --modes    eager, graph (traced, executor), jit (traced, "
             "native code), reference\n"
-            "             (hand-written C: mlp-step, chain); default all\n"
+            "             (hand-written C: mlp-step, chain; for chain it also "
+            "runs\n"
+            "             reference-libm, the loop calling libm); default all\n"
             "  --batch    mlp-step batch sizes; default 32,128\n"
             "  --repeats  timed loops per case; default 7\n"
             "  --json     one JSON object per result, then one per target\n"
@@ -320,7 +322,16 @@ static void parse_args(int argc, char **argv, options *o)
             ok = false;
         }
         if (!ok) {
-            fprintf(stderr, "ember-bench: bad argument '%s'\n\n", a);
+            static const char *const with_value[] = {"--modes", "--batch",
+                                                     "--device", "--repeats"};
+            bool took_value = false;
+            for (int k = 0; k < 4; k++)
+                took_value = took_value || (value && !strcmp(a, with_value[k]));
+            if (took_value)
+                fprintf(stderr, "ember-bench: bad value '%s' for %s\n\n", value,
+                        a);
+            else
+                fprintf(stderr, "ember-bench: bad argument '%s'\n\n", a);
             usage(stderr);
             exit(2);
         }
