@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "collatz_testing.h"
 #include "testing.h"
 
 static em_trace_options no_jit(const char *name)
@@ -142,62 +143,7 @@ END_TEST
 
 /* ---- graph files ---------------------------------------------------------*/
 
-static int not_one(int n, em_tensor *const *in, int max, em_tensor **out,
-                   void *user)
-{
-    out[0] = em_not_equal(in[1], em_scalar(1, EM_INT64));
-    return 1;
-}
-
-static int halve(int n, em_tensor *const *in, int max, em_tensor **out,
-                 void *user)
-{
-    out[0] = em_div(in[0], em_scalar(2, EM_INT64));
-    return 1;
-}
-
-static int triple_plus_one(int n, em_tensor *const *in, int max,
-                           em_tensor **out, void *user)
-{
-    out[0] =
-        em_add(em_mul(in[0], em_scalar(3, EM_INT64)), em_scalar(1, EM_INT64));
-    return 1;
-}
-
-static int collatz_step(int n, em_tensor *const *in, int max, em_tensor **out,
-                        void *user)
-{
-    em_tensor *two = em_scalar(2, EM_INT64);
-    em_tensor *even = em_equal(em_mul(em_div(in[1], two), two), in[1]);
-    em_variable_assign_add(user, em_scalar(1, EM_INT64));
-    out[0] = em_add(in[0], em_scalar(1, EM_INT64));
-    return em_cond(even, halve, triple_plus_one, NULL, 1, &in[1], 1, &out[1]) ==
-                   1
-               ? 2
-               : -1;
-}
-
-static int collatz(int n, em_tensor *const *in, int max, em_tensor **out,
-                   void *user)
-{
-    em_tensor *vars[2] = {em_scalar(0, EM_INT64), in[0]};
-    em_tensor *res[2];
-    em_while_options o = {.max_iterations = 1000};
-    if (em_while_loop(not_one, collatz_step, user, 2, vars, res, &o) != 0)
-        return -1;
-    out[0] = res[0];
-    return 1;
-}
-
-static int64_t collatz_steps(int64_t v)
-{
-    int64_t steps = 0;
-    while (v != 1) {
-        v = v % 2 == 0 ? v / 2 : 3 * v + 1;
-        steps++;
-    }
-    return steps;
-}
+/* The bodies: collatz_testing.h. */
 
 START_TEST(graph_file_round_trips_cond_and_while)
 {

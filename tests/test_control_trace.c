@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "collatz_testing.h"
 #include "testing.h"
 
 /* ---- a piecewise function: sum(x) > 0 ? x * x : -3 x ---------------------*/
@@ -450,52 +451,6 @@ END_TEST
 
 /* ---- nesting: the Collatz step count, a cond inside a while --------------*/
 
-static int not_one(int n, em_tensor *const *in, int max, em_tensor **out,
-                   void *user)
-{
-    out[0] = em_not_equal(in[1], em_scalar(1, EM_INT64));
-    return 1;
-}
-
-static int halve(int n, em_tensor *const *in, int max, em_tensor **out,
-                 void *user)
-{
-    out[0] = em_div(in[0], em_scalar(2, EM_INT64));
-    return 1;
-}
-
-static int triple_plus_one(int n, em_tensor *const *in, int max,
-                           em_tensor **out, void *user)
-{
-    out[0] =
-        em_add(em_mul(in[0], em_scalar(3, EM_INT64)), em_scalar(1, EM_INT64));
-    return 1;
-}
-
-static int collatz_step(int n, em_tensor *const *in, int max, em_tensor **out,
-                        void *user)
-{
-    em_tensor *two = em_scalar(2, EM_INT64);
-    em_tensor *half = em_div(in[1], two);
-    em_tensor *even = em_equal(em_mul(half, two), in[1]);
-    out[0] = em_add(in[0], em_scalar(1, EM_INT64));
-    return em_cond(even, halve, triple_plus_one, NULL, 1, &in[1], 1, &out[1]) ==
-                   1
-               ? 2
-               : -1;
-}
-
-static int collatz(int n, em_tensor *const *in, int max, em_tensor **out,
-                   void *user)
-{
-    em_tensor *vars[2] = {em_scalar(0, EM_INT64), in[0]};
-    em_tensor *res[2];
-    if (em_while_loop(not_one, collatz_step, NULL, 2, vars, res, NULL) != 0)
-        return -1;
-    out[0] = res[0];
-    return 1;
-}
-
 START_TEST(traced_cond_inside_while_counts_collatz_steps)
 {
     em_scope_begin();
@@ -505,11 +460,7 @@ START_TEST(traced_cond_inside_while_counts_collatz_steps)
     for (int k = 0; k < 4; k++) {
         em_tensor *x = em_scalar((double)starts[k], EM_INT64), *y = NULL;
         ck_assert_int_eq(em_function_call(f, 1, &x, 1, &y), 1);
-        int64_t v = starts[k], steps = 0;
-        while (v != 1) {
-            v = v % 2 == 0 ? v / 2 : 3 * v + 1;
-            steps++;
-        }
+        int64_t steps = collatz_steps(starts[k]);
         ck_assert_int_eq((int64_t)em_tensor_item(y), steps);
         em_tensor *eager = NULL;
         collatz(1, &x, 1, &eager, NULL);

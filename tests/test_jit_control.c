@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "collatz_testing.h"
 #include "jit_testing.h"
 
 /* ---- the three ways -------------------------------------------------------*/
@@ -592,54 +593,8 @@ START_TEST(a_native_loop_assigns_a_variable_in_program_order)
 }
 END_TEST
 
-/* Collatz: a cond inside the loop body, and a counter variable the body
- * increments. */
-static int not_one(int n, em_tensor *const *in, int max, em_tensor **out,
-                   void *user)
-{
-    out[0] = em_not_equal(in[1], em_scalar(1, EM_INT64));
-    return 1;
-}
-
-static int halve(int n, em_tensor *const *in, int max, em_tensor **out,
-                 void *user)
-{
-    out[0] = em_div(in[0], em_scalar(2, EM_INT64));
-    return 1;
-}
-
-static int triple_plus_one(int n, em_tensor *const *in, int max,
-                           em_tensor **out, void *user)
-{
-    out[0] = em_add_scalar(em_mul_scalar(in[0], 3), 1);
-    return 1;
-}
-
-static int collatz_step(int n, em_tensor *const *in, int max, em_tensor **out,
-                        void *user)
-{
-    em_tensor *two = em_scalar(2, EM_INT64);
-    em_tensor *even = em_equal(em_mul(em_div(in[1], two), two), in[1]);
-    if (em_variable_assign_add(user, em_scalar(1, EM_INT64)))
-        return -1;
-    out[0] = em_add(in[0], em_scalar(1, EM_INT64));
-    return em_cond(even, halve, triple_plus_one, NULL, 1, &in[1], 1, &out[1]) ==
-                   1
-               ? 2
-               : -1;
-}
-
-static int collatz(int n, em_tensor *const *in, int max, em_tensor **out,
-                   void *user)
-{
-    em_tensor *vars[2] = {em_scalar(0, EM_INT64), in[0]};
-    em_tensor *res[2];
-    if (em_while_loop(not_one, collatz_step, user, 2, vars, res, NULL) != 0)
-        return -1;
-    out[0] = res[0];
-    return 1;
-}
-
+/* Collatz (collatz_testing.h): a cond inside the loop body, and a counter
+ * variable the body increments. */
 START_TEST(a_cond_inside_a_native_loop_counts_collatz_steps)
 {
     em_scope_begin();
