@@ -207,14 +207,6 @@ static bool report(LLVMErrorRef error, const char *what, em__native *n)
     return false;
 }
 
-static void add_fn_attribute(LLVMValueRef fn, const char *name)
-{
-    LLVMContextRef llvm = LLVMGetModuleContext(LLVMGetGlobalParent(fn));
-    unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
-    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
-                            LLVMCreateEnumAttribute(llvm, kind, 0));
-}
-
 /* What the lowering asked of LLVM for fn: 0 nothing (its code is
  * generated as it is), 1 optimised code generation, 2 the IR passes too. */
 static int optimisation_of(LLVMValueRef fn)
@@ -247,8 +239,8 @@ static bool mark_final(LLVMModuleRef module)
         int level = optimisation_of(fn);
         ir = ir || level == 2;
         if (level == 0) {
-            add_fn_attribute(fn, "noinline");
-            add_fn_attribute(fn, "optnone");
+            em__jit_add_attribute(fn, LLVMAttributeFunctionIndex, "noinline");
+            em__jit_add_attribute(fn, LLVMAttributeFunctionIndex, "optnone");
         }
     }
     return ir;

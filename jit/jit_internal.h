@@ -221,6 +221,10 @@ LLVMModuleRef em__jit_end(em__jit_ctx *c, bool ok);
  * an earlier one's by that one (jit/share.c). */
 void em__jit_share_loops(LLVMModuleRef module);
 
+/* Adds the enum attribute `name` (noinline, noalias, ...) to fn, at
+ * index (LLVMAttributeFunctionIndex, or 1 + a parameter's position). */
+void em__jit_add_attribute(LLVMValueRef fn, unsigned index, const char *name);
+
 /* Compiles and discards a small module that takes the code paths real
  * functions take, so that LLVM's lazily built static objects exist before
  * the JIT's exit handler is registered (jit/warm_up.c says why). */

@@ -49,9 +49,9 @@ static void add_string_attribute(LLVMContextRef llvm, LLVMValueRef fn,
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, a);
 }
 
-static void add_enum_attribute(LLVMContextRef llvm, LLVMValueRef fn,
-                               unsigned index, const char *name)
+void em__jit_add_attribute(LLVMValueRef fn, unsigned index, const char *name)
 {
+    LLVMContextRef llvm = LLVMGetModuleContext(LLVMGetGlobalParent(fn));
     unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
     LLVMAddAttributeAtIndex(fn, index, LLVMCreateEnumAttribute(llvm, kind, 0));
 }
@@ -65,7 +65,7 @@ static void add_target_attributes(em__jit_ctx *c, LLVMValueRef fn)
      * long and regular, so ask for the full width. */
     if (strstr(c->features, "+avx512f"))
         add_string_attribute(c->llvm, fn, "prefer-vector-width", "512");
-    add_enum_attribute(c->llvm, fn, LLVMAttributeFunctionIndex, "nounwind");
+    em__jit_add_attribute(fn, LLVMAttributeFunctionIndex, "nounwind");
 }
 
 /* Loops over at least this many elements are split across the runtime's
@@ -213,9 +213,9 @@ static bool emit_group(em__jit_ctx *c, int root)
     LLVMValueRef fn = LLVMAddFunction(c->module, "loop", type);
     LLVMSetLinkage(fn, LLVMPrivateLinkage);
     add_target_attributes(c, fn);
-    add_enum_attribute(c->llvm, fn, LLVMAttributeFunctionIndex, "noinline");
+    em__jit_add_attribute(fn, LLVMAttributeFunctionIndex, "noinline");
     if (!assign)
-        add_enum_attribute(c->llvm, fn, 1, "noalias");
+        em__jit_add_attribute(fn, 1, "noalias");
     bool strided;
     gr.lanes = em__jit_group_lanes(c, &gr, &strided);
     if (strided)
@@ -367,8 +367,8 @@ static void emit_matmul_function(em__jit_ctx *c, int i)
     LLVMValueRef fn = LLVMAddFunction(c->module, "matmul", type);
     LLVMSetLinkage(fn, LLVMPrivateLinkage);
     add_target_attributes(c, fn);
-    add_enum_attribute(c->llvm, fn, LLVMAttributeFunctionIndex, "noinline");
-    add_enum_attribute(c->llvm, fn, 3, "noalias");
+    em__jit_add_attribute(fn, LLVMAttributeFunctionIndex, "noinline");
+    em__jit_add_attribute(fn, 3, "noalias");
     ask_optimisation(c, fn, true);
     LLVMValueRef caller = c->entry;
     LLVMBasicBlockRef resume = LLVMGetInsertBlock(c->b);

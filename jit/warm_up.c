@@ -17,19 +17,10 @@
  * still running when the process exits, is destroyed under it all the
  * same; a static destructor order that LLVM does not let us choose.
  */
-#include <string.h>
-
 #include <llvm-c/Transforms/PassBuilder.h>
 
 #include "jit_internal.h"
 #include "vmath.h"
-
-static void add_attribute(LLVMContextRef ctx, LLVMValueRef fn, const char *name)
-{
-    unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
-    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
-                            LLVMCreateEnumAttribute(ctx, kind, 0));
-}
 
 /* void NAME(float *p, int64_t n): sigmoid of p[i, i + lanes) in place,
  * for i from 0 while below n (a small polynomial with selects, bit casts,
@@ -68,8 +59,8 @@ static void build_loop(LLVMModuleRef m, const char *name, unsigned lanes)
     LLVMBuildRetVoid(b);
     LLVMDisposeBuilder(b);
     if (lanes <= 1) {
-        add_attribute(ctx, fn, "noinline");
-        add_attribute(ctx, fn, "optnone");
+        em__jit_add_attribute(fn, LLVMAttributeFunctionIndex, "noinline");
+        em__jit_add_attribute(fn, LLVMAttributeFunctionIndex, "optnone");
     }
 }
 
